@@ -1,0 +1,1 @@
+"""edgepose calibration: INT8 calibration sources, observers, fidelity measurement (see issue tracker)."""

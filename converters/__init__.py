@@ -1,0 +1,1 @@
+"""edgepose build side: PyTorch model definitions, checkpoint loading, the zoo, exporters."""

@@ -1,0 +1,1 @@
+"""PyTorch definitions of the supported model families, one family per file; no mmcv/mmpose imports."""

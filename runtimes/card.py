@@ -1,0 +1,230 @@
+"""The model card `edgepose.json`: the one contract between the build side and the run side.
+
+Every converter writes it through `ModelCard.save`; every runtime (and the Android app) reads it through
+`load_card`. A card with an unknown major version or a missing/ill-typed field is rejected with a message
+that names the field; nothing is guessed. Readers ignore fields they do not know, so minor versions can
+add fields without breaking older runtimes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CARD_NAME = "edgepose.json"
+SCHEMA_VERSION = "1.0"  # major.minor; a reader accepts any minor of its major
+
+TASKS = ("pose", "detection")
+FORMATS = ("onnx", "ncnn", "tflite")
+LAYOUTS = ("NCHW", "NHWC")
+COLORS = ("RGB", "BGR")
+DTYPES = ("float32", "float16", "uint8", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "mixed")
+OUTPUT_ROLES = ("simcc_x", "simcc_y", "heatmaps", "keypoints", "cls", "box")
+DECODERS = ("simcc", "heatmap", "keypoints", "rtmdet")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str                      # tensor name in the model file
+    shape: list[int]               # e.g. [-1, 3, 256, 192]; -1 marks a dynamic dimension (batch)
+    layout: str                    # "NCHW" or "NHWC"
+    dtype: str                     # element type the model takes: float32 | float16 | uint8 | int8
+    color: str                     # channel order the model expects: "RGB" or "BGR"
+    mean: list[float] | None       # per channel, in `color` order; None when normalization is in the model
+    std: list[float] | None        # same; None when normalization is in the model
+    quantization: dict[str, float] | None = None  # {"scale", "zero_point"} for integer inputs
+
+    @property
+    def height(self) -> int:
+        return self.shape[2] if self.layout == "NCHW" else self.shape[1]
+
+    @property
+    def width(self) -> int:
+        return self.shape[3] if self.layout == "NCHW" else self.shape[2]
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str                      # tensor name in the model file
+    role: str                      # simcc_x | simcc_y | heatmaps | keypoints | cls | box
+    shape: list[int]               # -1 marks a dynamic dimension
+    stride: int | None = None      # detector outputs: feature stride in input pixels
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    task: str                      # "pose" or "detection"
+    format: str                    # "onnx" | "ncnn" | "tflite"
+    files: dict[str, str]          # role → file name inside the artifact directory, e.g. {"model": "x.onnx"}
+    input: InputSpec
+    outputs: list[OutputSpec]
+    decoder: dict[str, Any]        # {"type": simcc|heatmap|keypoints|rtmdet, ...parameters}
+    keypoints: list[str]           # keypoint names in output order (empty for detection)
+    skeleton: list[list[int]]      # limb links as index pairs
+    flip_pairs: list[list[int]]    # left/right index pairs for flip test
+    sigmas: list[float]            # OKS sigmas per keypoint (empty for detection)
+    bbox_padding: float | None     # box → crop enlargement (MMPose 1.25); None for detection
+    precision: str                 # fp32 | fp16 | int8 | mixed
+    source: dict[str, Any]         # model name, architecture, checkpoint, sha256
+    classes: list[str] = field(default_factory=list)   # detection class names
+    edgepose_version: str = ""
+    calibration: dict[str, Any] | None = None
+    fidelity: dict[str, Any] | None = None
+    verification: dict[str, Any] | None = None
+    version: str = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        _check_choice("task", self.task, TASKS)
+        _check_choice("format", self.format, FORMATS)
+        _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("input.layout", self.input.layout, LAYOUTS)
+        _check_choice("input.color", self.input.color, COLORS)
+        _check_choice("input.dtype", self.input.dtype, DTYPES)
+        _check_choice("decoder.type", self.decoder.get("type"), DECODERS)
+        if len(self.input.shape) != 4:
+            raise ConfigError(f"model card: input.shape must have 4 dimensions, got {self.input.shape}")
+        if (self.input.mean is None) != (self.input.std is None):
+            raise ConfigError("model card: input.mean and input.std must both be set or both be null")
+        if not self.files:
+            raise ConfigError("model card: 'files' is empty; an artifact needs at least one model file")
+        if not self.outputs:
+            raise ConfigError("model card: 'outputs' is empty")
+        for out in self.outputs:
+            _check_choice(f"outputs[{out.name!r}].role", out.role, OUTPUT_ROLES)
+        if self.task == "pose":
+            if not self.keypoints:
+                raise ConfigError("model card: a pose card needs 'keypoints' (the keypoint names)")
+            if self.bbox_padding is None or self.bbox_padding <= 0:
+                raise ConfigError("model card: a pose card needs a positive 'bbox_padding' (MMPose uses 1.25)")
+            if self.sigmas and len(self.sigmas) != len(self.keypoints):
+                raise ConfigError(f"model card: {len(self.sigmas)} sigmas for {len(self.keypoints)} keypoints")
+
+    def output(self, role: str) -> list[OutputSpec]:
+        """All outputs of one role, in card order (detectors have one per stride)."""
+        return [o for o in self.outputs if o.role == role]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write `edgepose.json` into `directory` atomically (temp file + rename); return its path."""
+        directory = Path(directory)
+        path = directory / CARD_NAME
+        fd, tmp = tempfile.mkstemp(prefix=".edgepose-", suffix=".json", dir=directory)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.to_dict(), f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
+        """Validate and build a card; raise ConfigError naming the first bad field."""
+        if not isinstance(data, dict):
+            raise ConfigError("model card: top level must be a JSON object")
+        version = _field(data, "version", str, "")
+        major = version.split(".")[0]
+        if major != SCHEMA_VERSION.split(".")[0]:
+            raise ConfigError(
+                f"model card: schema version {version!r} is not supported by this edgepose "
+                f"(reads {SCHEMA_VERSION.split('.')[0]}.x); re-convert the model or upgrade edgepose")
+        inp = _field(data, "input", dict, "")
+        input_spec = InputSpec(
+            name=_field(inp, "name", str, "input."),
+            shape=_int_list(_field(inp, "shape", list, "input."), "input.shape"),
+            layout=_field(inp, "layout", str, "input."),
+            dtype=_field(inp, "dtype", str, "input."),
+            color=_field(inp, "color", str, "input."),
+            mean=_float_list_or_none(inp, "mean", "input."),
+            std=_float_list_or_none(inp, "std", "input."),
+            quantization=inp.get("quantization"),
+        )
+        outputs = []
+        for i, out in enumerate(_field(data, "outputs", list, "")):
+            if not isinstance(out, dict):
+                raise ConfigError(f"model card: outputs[{i}] must be an object")
+            outputs.append(OutputSpec(
+                name=_field(out, "name", str, f"outputs[{i}]."),
+                role=_field(out, "role", str, f"outputs[{i}]."),
+                shape=_int_list(_field(out, "shape", list, f"outputs[{i}]."), f"outputs[{i}].shape"),
+                stride=out.get("stride"),
+            ))
+        padding = data.get("bbox_padding")
+        if padding is not None and not isinstance(padding, (int, float)):
+            raise ConfigError(f"model card: 'bbox_padding' must be a number or null, got {padding!r}")
+        return cls(
+            version=version,
+            task=_field(data, "task", str, ""),
+            format=_field(data, "format", str, ""),
+            files=_field(data, "files", dict, ""),
+            input=input_spec,
+            outputs=outputs,
+            decoder=_field(data, "decoder", dict, ""),
+            keypoints=_field(data, "keypoints", list, ""),
+            skeleton=_field(data, "skeleton", list, ""),
+            flip_pairs=_field(data, "flip_pairs", list, ""),
+            sigmas=data.get("sigmas") or [],
+            bbox_padding=None if padding is None else float(padding),
+            precision=_field(data, "precision", str, ""),
+            source=_field(data, "source", dict, ""),
+            classes=data.get("classes") or [],
+            edgepose_version=data.get("edgepose_version", ""),
+            calibration=data.get("calibration"),
+            fidelity=data.get("fidelity"),
+            verification=data.get("verification"),
+        )
+
+
+def load_card(path: str | os.PathLike) -> ModelCard:
+    """Read and validate a card from an artifact directory or from the JSON file itself."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CARD_NAME
+    if not path.is_file():
+        raise ConfigError(f"no model card at {path}; point to an artifact directory written by `edgepose convert`")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"model card {path} is not valid JSON ({exc}); re-run the conversion") from exc
+    card = ModelCard.from_dict(data)
+    for role, name in card.files.items():
+        if not (path.parent / name).is_file():
+            raise ConfigError(f"model card {path} lists {role} file {name!r}, which is missing beside it")
+    return card
+
+
+def _field(data: dict, key: str, kind: type, prefix: str) -> Any:
+    if key not in data:
+        raise ConfigError(f"model card: missing field '{prefix}{key}'")
+    value = data[key]
+    if not isinstance(value, kind):
+        raise ConfigError(f"model card: field '{prefix}{key}' must be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _int_list(values: list, where: str) -> list[int]:
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ConfigError(f"model card: '{where}' must be a list of integers, got {values!r}")
+    return list(values)
+
+
+def _float_list_or_none(data: dict, key: str, prefix: str) -> list[float] | None:
+    if key not in data:
+        raise ConfigError(f"model card: missing field '{prefix}{key}' (use null when normalization is in the model)")
+    value = data[key]
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, (int, float)) for v in value):
+        raise ConfigError(f"model card: '{prefix}{key}' must be a list of numbers or null, got {value!r}")
+    return [float(v) for v in value]
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"model card: '{name}' is {value!r}; expected one of {', '.join(choices)}")
