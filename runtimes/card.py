@@ -110,7 +110,8 @@ class ModelCard:
         return [o for o in self.outputs if o.role == role]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        return {"version": data.pop("version"), **data}
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write `edgepose.json` into `directory` atomically (temp file + rename); return its path."""
@@ -120,6 +121,7 @@ class ModelCard:
         with os.fdopen(fd, "w") as f:
             json.dump(self.to_dict(), f, indent=2)
             f.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp files are private; a card is meant to be read by anyone
         os.replace(tmp, path)
         return path
 

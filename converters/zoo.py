@@ -1,0 +1,101 @@
+"""The model zoo: a literal table of the models edgepose builds, with their official checkpoints.
+
+Facts (URLs, hash fragments, COCO AP) come from MMPose's metafiles; the 8-hex fragment in each file name
+is the start of the file's sha256 and is checked after download.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from torch import nn
+
+from edgepose.runtimes.errors import ConfigError
+from edgepose.runtimes.keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
+
+from .models import litehrnet, mobilenetv2, rtmdet, rtmpose
+
+POSE_MEAN_RGB = (123.675, 116.28, 103.53)
+POSE_STD_RGB = (58.395, 57.12, 57.375)
+DET_MEAN_BGR = (103.53, 116.28, 123.675)
+DET_STD_BGR = (57.375, 57.12, 58.395)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str                         # zoo name, e.g. "rtmpose-t"
+    task: str                         # "pose" or "detection"
+    family: str                       # converters/models/<family>.py
+    build: Callable[[], nn.Module]    # constructor of the PyTorch model
+    input_hw: tuple[int, int]         # network input (height, width)
+    color: str                        # channel order the network takes: "RGB" or "BGR"
+    mean: tuple[float, float, float]  # in `color` order
+    std: tuple[float, float, float]
+    decoder: dict[str, Any]           # model card decoder block
+    url: str                          # official checkpoint
+    sha256_prefix: str                # hash fragment of the official file name
+    ap: float                         # COCO val2017 AP reported by MMPose (detector: person box AP)
+    config: str                       # MMPose/MMDet config the architecture follows
+    onnx_import: bool = False         # weights may also come from a BN-folded ONNX export of the model
+
+
+_SIMCC = {"type": "simcc", "split_ratio": 2.0}
+_HEATMAP = {"type": "heatmap", "refine": "quarter_offset", "input_size": [192, 256], "heatmap_size": [48, 64]}
+_RTMDET = {"type": "rtmdet", "strides": [8, 16, 32], "score_threshold": 0.3, "nms_iou": 0.6,
+           "letterbox_pad_value": 114, "max_detections": 100}
+_V1 = "https://download.openmmlab.com/mmpose/v1"
+
+
+def _pose(name: str, family: str, build: Callable[[], nn.Module], decoder: dict, url: str, sha: str, ap: float,
+          config: str) -> ModelSpec:
+    return ModelSpec(name, "pose", family, build, (256, 192), "RGB", POSE_MEAN_RGB, POSE_STD_RGB, decoder, url,
+                     sha, ap, config)
+
+
+ZOO: dict[str, ModelSpec] = {
+    "rtmpose-t": _pose(
+        "rtmpose-t", "rtmpose", rtmpose.rtmpose_t, _SIMCC,
+        f"{_V1}/projects/rtmposev1/rtmpose-tiny_simcc-coco_pt-aic-coco_420e-256x192-e613ba3f_20230127.pth",
+        "e613ba3f", 0.682, "body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_coco-256x192.py"),
+    "rtmpose-s": _pose(
+        "rtmpose-s", "rtmpose", rtmpose.rtmpose_s, _SIMCC,
+        f"{_V1}/projects/rtmposev1/rtmpose-s_simcc-coco_pt-aic-coco_420e-256x192-8edcf0d7_20230127.pth",
+        "8edcf0d7", 0.716, "body_2d_keypoint/rtmpose/coco/rtmpose-s_8xb256-420e_coco-256x192.py"),
+    "litehrnet-18": _pose(
+        "litehrnet-18", "litehrnet", litehrnet.litehrnet_18, _HEATMAP,
+        "https://download.openmmlab.com/mmpose/top_down/litehrnet/litehrnet18_coco_256x192-6bace359_20211230.pth",
+        "6bace359", 0.642, "body_2d_keypoint/topdown_heatmap/coco/td-hm_litehrnet-18_8xb64-210e_coco-256x192.py"),
+    "litehrnet-30": _pose(
+        "litehrnet-30", "litehrnet", litehrnet.litehrnet_30, _HEATMAP,
+        "https://download.openmmlab.com/mmpose/top_down/litehrnet/litehrnet30_coco_256x192-4176555b_20210626.pth",
+        "4176555b", 0.676, "body_2d_keypoint/topdown_heatmap/coco/td-hm_litehrnet-30_8xb64-210e_coco-256x192.py"),
+    "mobilenetv2": _pose(
+        "mobilenetv2", "mobilenetv2", mobilenetv2.mobilenetv2, _HEATMAP,
+        f"{_V1}/body_2d_keypoint/topdown_heatmap/coco/"
+        "td-hm_mobilenetv2_8xb64-210e_coco-256x192-55a04c35_20221016.pth",
+        "55a04c35", 0.648, "body_2d_keypoint/topdown_heatmap/coco/td-hm_mobilenetv2_8xb64-210e_coco-256x192.py"),
+    "rtmdet-nano": ModelSpec(
+        "rtmdet-nano", "detection", "rtmdet", rtmdet.rtmdet_nano, (320, 320), "BGR", DET_MEAN_BGR, DET_STD_BGR,
+        _RTMDET, f"{_V1}/projects/rtmpose/rtmdet_nano_8xb32-100e_coco-obj365-person-05d8511e.pth",
+        "05d8511e", 0.403, "projects/rtmpose/rtmdet/person/rtmdet_nano_320-8xb32_coco-person.py",
+        onnx_import=True),
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The zoo entry for `name`; an unknown name lists close matches (never substitutes one)."""
+    if name in ZOO:
+        return ZOO[name]
+    close = difflib.get_close_matches(name, ZOO, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ConfigError(f"unknown model {name!r}; {hint}known models: {', '.join(ZOO)} (see `edgepose models`)")
+
+
+def card_metadata(spec: ModelSpec) -> dict[str, Any]:
+    """The keypoint/detection fields of the model card for a zoo model."""
+    if spec.task == "pose":
+        return dict(keypoints=list(COCO17_NAMES), skeleton=[list(p) for p in COCO17_SKELETON],
+                    flip_pairs=[list(p) for p in COCO17_FLIP_PAIRS], sigmas=list(COCO17_SIGMAS),
+                    bbox_padding=1.25, classes=[])
+    return dict(keypoints=[], skeleton=[], flip_pairs=[], sigmas=[], bbox_padding=None, classes=["person"])
