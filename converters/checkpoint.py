@@ -7,10 +7,7 @@ only extra globals allowed are the numpy array/dtype constructors that MMPose's 
 """
 from __future__ import annotations
 
-import io
-import pickle
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,13 +35,15 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         with torch.serialization.safe_globals(_numpy_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first_line = str(exc).strip().splitlines()[-1][:200]
-        raise CheckpointError(f"checkpoint {path} holds objects other than tensors and numpy arrays "
-                              f"({first_line}); re-save it as a plain state dict") from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, io.UnsupportedOperation) as exc:
+    except Exception as exc:  # torch.load raises many unrelated types on damaged input
+        text = str(exc)
+        if "Unsupported global" in text:
+            detail = next((line.strip() for line in text.splitlines() if "Unsupported global" in line), "")
+            raise CheckpointError(f"checkpoint {path} holds objects other than tensors and numpy arrays "
+                                  f"({detail[:160]}); re-save it as a plain state dict") from exc
+        first = text.strip().splitlines()[0][:160] if text.strip() else "no detail"
         raise CheckpointError(f"checkpoint {path} is truncated or not a PyTorch file ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'}); download it again") from exc
+                              f"{first}); download it again") from exc
     return remap_keys(unwrap(obj, path))
 
 
