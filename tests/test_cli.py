@@ -50,3 +50,12 @@ def test_onnx_weights_for_a_pose_model_are_refused(tmp_path):
     fake.write_bytes(b"x")
     result = run_cli("convert", "rtmpose-t", "--weights", str(fake), "-o", str(tmp_path / "out"))
     assert result.returncode == 1 and "cannot take weights from an ONNX file" in result.stderr
+
+
+def test_ci_runs_the_readme_test_command():
+    from .conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    test_command = next(line for line in ci if "pytest" in line)
+    assert test_command in readme, "README's test command and .ci/run have drifted apart"
