@@ -25,7 +25,7 @@ LAYOUTS = ("NCHW", "NHWC")
 COLORS = ("RGB", "BGR")
 DTYPES = ("float32", "float16", "uint8", "int8")
 PRECISIONS = ("fp32", "fp16", "int8", "mixed")
-OUTPUT_ROLES = ("simcc_x", "simcc_y", "heatmaps", "keypoints", "cls", "box")
+OUTPUT_ROLES = ("simcc_x", "simcc_y", "heatmaps", "keypoints", "cls", "box", "cls_box")
 DECODERS = ("simcc", "heatmap", "keypoints", "rtmdet")
 
 
@@ -52,9 +52,10 @@ class InputSpec:
 @dataclass(frozen=True)
 class OutputSpec:
     name: str                      # tensor name in the model file
-    role: str                      # simcc_x | simcc_y | heatmaps | keypoints | cls | box
+    role: str                      # simcc_x | simcc_y | heatmaps | keypoints | cls | box | cls_box
     shape: list[int]               # -1 marks a dynamic dimension
     stride: int | None = None      # detector outputs: feature stride in input pixels
+    layout: str = "NCHW"           # detector maps: "NCHW" or "NHWC"; cls_box = class logits then l, t, r, b
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class ModelCard:
             raise ConfigError("model card: 'outputs' is empty")
         for out in self.outputs:
             _check_choice(f"outputs[{out.name!r}].role", out.role, OUTPUT_ROLES)
+            _check_choice(f"outputs[{out.name!r}].layout", out.layout, LAYOUTS)
         if self.task == "pose":
             if not self.keypoints:
                 raise ConfigError("model card: a pose card needs 'keypoints' (the keypoint names)")
@@ -156,6 +158,7 @@ class ModelCard:
                 role=_field(out, "role", str, f"outputs[{i}]."),
                 shape=_int_list(_field(out, "shape", list, f"outputs[{i}]."), f"outputs[{i}].shape"),
                 stride=out.get("stride"),
+                layout=out.get("layout", "NCHW"),
             ))
         padding = data.get("bbox_padding")
         if padding is not None and not isinstance(padding, (int, float)):

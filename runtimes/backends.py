@@ -1,0 +1,171 @@
+"""Inference backends behind one interface, chosen once from the model card's `format`.
+
+`Backend.run(x)` takes the full network input (N, ...) and returns {output name: array with batch first}.
+Models exported with a fixed batch of 1 are run once per item. Each backend is imported lazily, so only
+the one you use needs to be installed.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .card import ModelCard
+from .errors import BackendUnavailable, ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    threads: int | None = None    # CPU threads; None = the backend's default
+    ncnn_fp16: bool = False       # ncnn: fp16 storage + arithmetic (ARMv8.2 fast path; x86 mostly ignores it)
+    ncnn_bf16: bool = False       # ncnn: bf16 storage
+    ncnn_int8: bool | None = None  # ncnn: int8 inference; None = on for int8/mixed cards (required for them)
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be ≥ 1, got {self.threads}")
+
+
+class Backend:
+    """Common part: fixed-batch models are looped; subclasses implement `_run_batch`."""
+
+    def __init__(self, card: ModelCard) -> None:
+        self.card = card
+        self.output_names = [o.name for o in card.outputs]
+        self.fixed_batch = card.input.shape[0] if card.input.shape[0] > 0 else None
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        if self.fixed_batch is None or x.shape[0] == self.fixed_batch:
+            return self._run_batch(x)
+        if self.fixed_batch != 1:
+            raise ConfigError(f"model takes batch {self.fixed_batch}, got {x.shape[0]}")
+        parts = [self._run_batch(x[i:i + 1]) for i in range(x.shape[0])]
+        return {name: np.concatenate([p[name] for p in parts]) for name in self.output_names}
+
+    def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+class OnnxRuntimeBackend(Backend):
+    def __init__(self, card: ModelCard, directory: Path, options: BackendOptions) -> None:
+        super().__init__(card)
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise BackendUnavailable("onnxruntime is not installed; pip install 'edgepose[onnx]'") from exc
+        so = ort.SessionOptions()
+        if options.threads:
+            so.intra_op_num_threads = options.threads
+            so.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(directory / card.files["model"]), so,
+                                            providers=["CPUExecutionProvider"])
+
+    def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        outs = self.session.run(self.output_names, {self.card.input.name: x})
+        return dict(zip(self.output_names, outs))
+
+
+class TFLiteBackend(Backend):
+    def __init__(self, card: ModelCard, directory: Path, options: BackendOptions) -> None:
+        super().__init__(card)
+        interpreter_cls = _tflite_interpreter()
+        self.interpreter = interpreter_cls(model_path=str(directory / card.files["model"]),
+                                           num_threads=options.threads)
+        self.interpreter.allocate_tensors()
+        inputs = {d["name"]: d for d in self.interpreter.get_input_details()}
+        self.input = inputs.get(card.input.name) or next(iter(inputs.values()))
+        outputs = {d["name"]: d for d in self.interpreter.get_output_details()}
+        missing = [n for n in self.output_names if n not in outputs]
+        if missing:
+            raise ConfigError(f"TFLite model has no outputs {missing}; it has {sorted(outputs)}")
+        self.outputs = [outputs[n] for n in self.output_names]
+
+    def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        if tuple(self.input["shape"]) != x.shape:
+            self.interpreter.resize_tensor_input(self.input["index"], list(x.shape))
+            self.interpreter.allocate_tensors()
+            self.input = next(d for d in self.interpreter.get_input_details() if d["index"] == self.input["index"])
+        self.interpreter.set_tensor(self.input["index"], x)
+        self.interpreter.invoke()
+        result = {}
+        for name, detail in zip(self.output_names, self.outputs):
+            out = self.interpreter.get_tensor(detail["index"])
+            scale, zero = detail.get("quantization", (0.0, 0))
+            if scale and out.dtype in (np.int8, np.uint8, np.int16):
+                out = (out.astype(np.float32) - zero) * np.float32(scale)
+            result[name] = out
+        return result
+
+
+def _tflite_interpreter():
+    """ai-edge-litert, else tflite_runtime, else tensorflow.lite."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+        log.info("using tflite_runtime (slower for INT8; prefer ai-edge-litert)")
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+        return tf.lite.Interpreter
+    except ImportError as exc:
+        raise BackendUnavailable("no TFLite interpreter found; pip install 'edgepose[tflite]'") from exc
+
+
+class NcnnBackend(Backend):
+    def __init__(self, card: ModelCard, directory: Path, options: BackendOptions) -> None:
+        super().__init__(card)
+        try:
+            import ncnn
+        except ImportError as exc:
+            raise BackendUnavailable("ncnn is not installed; pip install 'edgepose[ncnn]'") from exc
+        self.ncnn = ncnn
+        self.net = ncnn.Net()
+        opt = self.net.opt
+        opt.use_vulkan_compute = False
+        if options.threads:
+            opt.num_threads = options.threads
+        opt.use_fp16_packed = opt.use_fp16_storage = opt.use_fp16_arithmetic = options.ncnn_fp16
+        opt.use_bf16_storage = options.ncnn_bf16
+        int8 = options.ncnn_int8 if options.ncnn_int8 is not None else card.precision in ("int8", "mixed")
+        if card.precision in ("int8", "mixed") and not int8:
+            raise ConfigError("an int8 ncnn model needs int8 inference on (ncnn crashes otherwise)")
+        opt.use_int8_inference = int8
+        for role in ("param", "bin"):
+            if role not in card.files:
+                raise ConfigError(f"an ncnn card needs files.{role}")
+        if self.net.load_param(str(directory / card.files["param"])) != 0:
+            raise ConfigError(f"ncnn could not parse {card.files['param']}")
+        if self.net.load_model(str(directory / card.files["bin"])) != 0:
+            raise ConfigError(f"ncnn could not load {card.files['bin']}")
+        self.fixed_batch = 1  # ncnn runs one item per extractor
+
+    def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        sample = np.ascontiguousarray(x[0], dtype=np.float32)  # kept alive until extraction is done
+        with self.net.create_extractor() as ex:
+            ex.input(self.card.input.name, self.ncnn.Mat(sample))
+            result = {}
+            for name in self.output_names:
+                ret, mat = ex.extract(name)
+                if ret != 0:
+                    raise ConfigError(f"ncnn could not compute output {name!r} (error {ret})")
+                result[name] = np.array(mat)[None].copy()
+        del sample
+        return result
+
+
+BACKENDS = {"onnx": OnnxRuntimeBackend, "tflite": TFLiteBackend, "ncnn": NcnnBackend}
+
+
+def open_backend(card: ModelCard, directory: str | Path, options: BackendOptions | None = None) -> Backend:
+    """The backend for the card's format, loaded from `directory`."""
+    return BACKENDS[card.format](card, Path(directory), options or BackendOptions())

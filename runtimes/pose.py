@@ -1,0 +1,128 @@
+"""Top-down pose model from an artifact directory: preprocess → infer → decode, each step public."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backends import BackendOptions, open_backend
+from .card import ModelCard, load_card
+from .decoders import decode_heatmap, decode_keypoints, decode_simcc, flip_heatmaps, flip_simcc
+from .errors import ConfigError
+from .keypoints import flip_indices
+from .preprocess import crop_person, to_image_coords, to_network_input
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Poses:
+    """Poses of N persons in one image."""
+
+    boxes: np.ndarray      # (N, 4) float32, xyxy image pixels, the boxes the crops came from
+    keypoints: np.ndarray  # (N, K, 2) float32, image pixels
+    scores: np.ndarray     # (N, K) float32, decoder confidence (SimCC logit max, heatmap max, or model score)
+
+    def __post_init__(self) -> None:
+        n = len(self.boxes)
+        if self.keypoints.shape[0] != n or self.scores.shape[0] != n:
+            raise ValueError(f"Poses: {n} boxes but {self.keypoints.shape[0]} keypoint sets")
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def empty(cls, num_keypoints: int) -> "Poses":
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0, num_keypoints, 2), np.float32),
+                   np.zeros((0, num_keypoints), np.float32))
+
+
+def usable_boxes(boxes: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """Boolean mask of boxes that are finite, have positive area and overlap the image."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    h, w = image_shape[:2]
+    finite = np.isfinite(boxes).all(1)
+    positive = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    inside = (boxes[:, 2] > 0) & (boxes[:, 3] > 0) & (boxes[:, 0] < w) & (boxes[:, 1] < h)
+    return finite & positive & inside
+
+
+class PoseModel:
+    """`PoseModel(dir)(image_bgr, boxes) -> Poses`. Boxes that cannot be cropped and persons whose outputs
+    are not finite are left out (logged), never raised mid-video."""
+
+    def __init__(self, artifact: str | Path, options: BackendOptions | None = None, flip_test: bool = False) -> None:
+        self.directory = Path(artifact)
+        self.card: ModelCard = load_card(self.directory)
+        if self.card.task != "pose":
+            raise ConfigError(f"{self.directory} holds a {self.card.task} model; --pose needs a pose artifact")
+        self.backend = open_backend(self.card, self.directory, options)
+        self.flip_test = flip_test
+        self.input_wh = (self.card.input.width, self.card.input.height)
+        self.flip_idx = flip_indices(len(self.card.keypoints), self.card.flip_pairs)
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.card.keypoints)
+
+    def preprocess(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """→ network input (N, ...), centers (N, 2), scales (N, 2)."""
+        crops, centers, scales = [], [], []
+        for box in boxes:
+            crop, center, scale = crop_person(image, box, self.input_wh, self.card.bbox_padding)
+            crops.append(crop)
+            centers.append(center)
+            scales.append(scale)
+        return to_network_input(np.stack(crops), self.card.input), np.stack(centers), np.stack(scales)
+
+    def infer(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Raw outputs by role; with flip test, already merged with the flipped pass as MMPose does."""
+        outputs = self._by_role(self.backend.run(inputs))
+        if not self.flip_test:
+            return outputs
+        axis = 3 if self.card.input.layout == "NCHW" else 2
+        flipped = self._by_role(self.backend.run(np.ascontiguousarray(np.flip(inputs, axis))))
+        kind = self.card.decoder["type"]
+        if kind == "simcc":
+            fx, fy = flip_simcc(flipped["simcc_x"], flipped["simcc_y"], self.flip_idx)
+            return {"simcc_x": (outputs["simcc_x"] + fx) * np.float32(0.5),
+                    "simcc_y": (outputs["simcc_y"] + fy) * np.float32(0.5)}
+        if kind == "heatmap":
+            f = flip_heatmaps(flipped["heatmaps"], self.flip_idx, self.card.decoder.get("shift_heatmap", True))
+            return {"heatmaps": (outputs["heatmaps"] + f) * np.float32(0.5)}
+        f = flipped["keypoints"].reshape(len(inputs), -1, 3)[:, self.flip_idx].copy()
+        f[..., 1] = 1.0 - f[..., 1]
+        merged = outputs["keypoints"].reshape(f.shape)
+        return {"keypoints": (merged + f) * np.float32(0.5)}
+
+    def decode(self, outputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """→ keypoints (N, K, 2) in input pixels, scores (N, K)."""
+        kind = self.card.decoder["type"]
+        if kind == "simcc":
+            return decode_simcc(outputs["simcc_x"], outputs["simcc_y"], self.card.decoder["split_ratio"])
+        if kind == "heatmap":
+            return decode_heatmap(outputs["heatmaps"], self.input_wh, self.card.decoder.get("refine", "quarter_offset"))
+        if kind == "keypoints":
+            return decode_keypoints(outputs["keypoints"], self.input_wh)
+        raise ConfigError(f"decoder {kind!r} is not a pose decoder")
+
+    def __call__(self, image: np.ndarray, boxes: np.ndarray) -> Poses:
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        keep = usable_boxes(boxes, image.shape)
+        if not keep.all():
+            log.debug("skipping %d boxes with no area inside the image", int((~keep).sum()))
+        boxes = boxes[keep]
+        if len(boxes) == 0:
+            return Poses.empty(self.num_keypoints)
+        inputs, centers, scales = self.preprocess(image, boxes)
+        kpts, scores = self.decode(self.infer(inputs))
+        kpts = to_image_coords(kpts, centers, scales, self.input_wh)
+        finite = np.isfinite(kpts).all((1, 2)) & np.isfinite(scores).all(1)
+        if not finite.all():
+            log.warning("dropping %d persons whose model outputs are not finite", int((~finite).sum()))
+        return Poses(boxes[finite], kpts[finite], scores[finite].astype(np.float32))
+
+    def _by_role(self, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {spec.role: outputs[spec.name] for spec in self.card.outputs}

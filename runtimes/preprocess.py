@@ -1,0 +1,71 @@
+"""Top-down preprocessing, bit-exact with MMPose 1.x (GetBBoxCenterScale + TopdownAffine + PoseDataPreprocessor).
+
+box (x1, y1, x2, y2) → center/scale (×padding, grown to the input aspect) → 3-point affine warp
+(cv2.getAffineTransform, INTER_LINEAR, border 0) → channel order, mean/std, layout as the card says.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .card import InputSpec
+
+
+def box_to_center_scale(box: np.ndarray, input_wh: tuple[int, int], padding: float) -> tuple[np.ndarray, np.ndarray]:
+    """(4,) xyxy → center (2,), scale (2,) float32; scale grows (never shrinks) to aspect input_w/input_h."""
+    x1, y1, x2, y2 = np.asarray(box, np.float32)
+    center = np.array([(x1 + x2) * 0.5, (y1 + y2) * 0.5], np.float32)
+    w, h = np.float32((x2 - x1) * padding), np.float32((y2 - y1) * padding)
+    aspect = input_wh[0] / input_wh[1]
+    scale = np.array([w, w / aspect] if w > h * aspect else [h * aspect, h], np.float32)
+    return center, scale
+
+
+def warp_matrix(center: np.ndarray, scale: np.ndarray, output_wh: tuple[int, int]) -> np.ndarray:
+    """(2, 3) float64 affine map from image to crop (MMPose get_warp_matrix, rot 0, no shift, no UDP)."""
+    out_w, out_h = output_wh
+    src = np.zeros((3, 2), np.float32)
+    dst = np.zeros((3, 2), np.float32)
+    src[0] = center
+    src[1] = center + np.array([scale[0] * -0.5, 0.0])
+    dst[0] = [out_w * 0.5, out_h * 0.5]
+    dst[1] = np.array([out_w * 0.5, out_h * 0.5]) + np.array([out_w * -0.5, 0.0])
+    src[2] = _third_point(src[0], src[1])
+    dst[2] = _third_point(dst[0], dst[1])
+    return cv2.getAffineTransform(np.float32(src), np.float32(dst))
+
+
+def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The point that makes a right angle at b: b + rot90(a - b)."""
+    d = a - b
+    return b + np.r_[-d[1], d[0]]
+
+
+def crop_person(image: np.ndarray, box: np.ndarray, input_wh: tuple[int, int],
+                padding: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BGR uint8 image (H, W, 3) → crop (input_h, input_w, 3) uint8, center (2,), scale (2,)."""
+    center, scale = box_to_center_scale(box, input_wh, padding)
+    crop = cv2.warpAffine(image, warp_matrix(center, scale, input_wh), input_wh, flags=cv2.INTER_LINEAR)
+    return crop, center, scale
+
+
+def to_network_input(crops: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """(N, H, W, 3) uint8 BGR crops → the tensor the model takes (colour, normalization, layout, dtype)."""
+    x = crops[..., ::-1] if spec.color == "RGB" else crops
+    if spec.mean is not None:
+        x = (x.astype(np.float32) - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+    if spec.layout == "NCHW":
+        x = x.transpose(0, 3, 1, 2)
+    if spec.quantization and spec.dtype in ("int8", "uint8"):
+        q = spec.quantization
+        info = np.iinfo(np.dtype(spec.dtype))
+        x = np.clip(np.round(x / q["scale"] + q["zero_point"]), info.min, info.max)
+    return np.ascontiguousarray(x, dtype=np.dtype(spec.dtype))
+
+
+def to_image_coords(keypoints: np.ndarray, center: np.ndarray, scale: np.ndarray,
+                    input_wh: tuple[int, int]) -> np.ndarray:
+    """(N, K, 2) input-pixel coordinates → image pixels, per person center (N, 2) and scale (N, 2)."""
+    wh = np.asarray(input_wh, np.float64)
+    out = keypoints / wh * scale[:, None, :] + center[:, None, :] - 0.5 * scale[:, None, :]
+    return out.astype(np.float32)

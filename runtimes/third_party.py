@@ -1,0 +1,76 @@
+"""Model cards for model files edgepose did not convert: the public RTMDet-nano ONNX / NCNN export and
+MoveNet SinglePose Lightning TFLite. `wrap(kind, files, directory)` copies the files into an artifact
+directory and writes the card beside them (CLI: `edgepose card KIND FILE... --output DIR`)."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from .card import InputSpec, ModelCard, OutputSpec
+from .errors import ConfigError
+from .keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
+from .version import __version__
+
+_RTMDET_DECODER = {"type": "rtmdet", "strides": [8, 16, 32], "score_threshold": 0.3, "nms_iou": 0.6,
+                   "letterbox_pad_value": 114, "max_detections": 100}
+_RTMDET_OUTPUTS = [("1211", 8, 40), ("1213", 16, 20), ("1215", 32, 10)]
+
+
+def _rtmdet(fmt: str, files: dict[str, str]) -> ModelCard:
+    return ModelCard(
+        task="detection", format=fmt, files=files,
+        input=InputSpec("images", [1, 3, 320, 320], "NCHW", "float32", "BGR", [103.53, 116.28, 123.675],
+                        [57.375, 57.12, 58.395]),
+        outputs=[OutputSpec(name, "cls_box", [1, n, n, 5], stride=s, layout="NHWC") for name, s, n in _RTMDET_OUTPUTS],
+        decoder=dict(_RTMDET_DECODER), keypoints=[], skeleton=[], flip_pairs=[], sigmas=[], bbox_padding=None,
+        precision="fp32" if fmt == "onnx" else "fp16", classes=["person"], edgepose_version=__version__,
+        source={"model": "rtmdet-nano", "origin": "public RTMDet-nano export (MMDet rtmdet_nano_320-8xb32_coco-person)"})
+
+
+def _movenet(files: dict[str, str]) -> ModelCard:
+    return ModelCard(
+        task="pose", format="tflite", files=files,
+        input=InputSpec("serving_default_input:0", [1, 192, 192, 3], "NHWC", "uint8", "RGB", None, None),
+        outputs=[OutputSpec("StatefulPartitionedCall:0", "keypoints", [1, 1, 17, 3])],
+        decoder={"type": "keypoints", "format": "yx_score_normalized"}, keypoints=list(COCO17_NAMES),
+        skeleton=[list(p) for p in COCO17_SKELETON], flip_pairs=[list(p) for p in COCO17_FLIP_PAIRS],
+        sigmas=list(COCO17_SIGMAS), bbox_padding=1.25, precision="int8", edgepose_version=__version__,
+        source={"model": "movenet-singlepose-lightning", "origin": "TF Hub MoveNet Lightning v4 INT8 (Apache-2.0)"})
+
+
+KINDS = {
+    "rtmdet-onnx": (("model",), lambda files: _rtmdet("onnx", files)),
+    "rtmdet-ncnn": (("param", "bin"), lambda files: _rtmdet("ncnn", files)),
+    "movenet-tflite": (("model",), _movenet),
+}
+
+
+def wrap(kind: str, sources: list[str | Path], directory: str | Path, overwrite: bool = False) -> Path:
+    """Copy `sources` into `directory` with an edgepose.json for `kind`; atomic like a conversion."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    roles, make = KINDS[kind]
+    if len(sources) != len(roles):
+        raise ConfigError(f"{kind} takes {len(roles)} file(s) ({', '.join(roles)}), got {len(sources)}")
+    sources = [Path(s) for s in sources]
+    for src in sources:
+        if not src.is_file():
+            raise ConfigError(f"{src}: no such file")
+    directory = Path(directory)
+    if directory.exists() and not overwrite:
+        raise ConfigError(f"{directory} already exists; pass --overwrite or choose another --output")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        tmp.chmod(0o755)
+        for src in sources:
+            shutil.copyfile(src, tmp / src.name)
+        make({role: src.name for role, src in zip(roles, sources)}).save(tmp)
+        if directory.exists():
+            shutil.rmtree(directory)
+        tmp.rename(directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
