@@ -13,6 +13,7 @@ from .decoders import decode_heatmap, decode_keypoints, decode_simcc, flip_heatm
 from .errors import ConfigError
 from .keypoints import flip_indices
 from .preprocess import crop_person, to_image_coords, to_network_input
+from .timing import StageTimes, maybe
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,11 @@ class Poses:
     boxes: np.ndarray      # (N, 4) float32, xyxy image pixels, the boxes the crops came from
     keypoints: np.ndarray  # (N, K, 2) float32, image pixels
     scores: np.ndarray     # (N, K) float32, decoder confidence (SimCC logit max, heatmap max, or model score)
+    indices: np.ndarray    # (N,) int64, position of each pose's box in the boxes passed in
 
     def __post_init__(self) -> None:
         n = len(self.boxes)
-        if self.keypoints.shape[0] != n or self.scores.shape[0] != n:
+        if self.keypoints.shape[0] != n or self.scores.shape[0] != n or self.indices.shape[0] != n:
             raise ValueError(f"Poses: {n} boxes but {self.keypoints.shape[0]} keypoint sets")
 
     def __len__(self) -> int:
@@ -36,7 +38,7 @@ class Poses:
     @classmethod
     def empty(cls, num_keypoints: int) -> "Poses":
         return cls(np.zeros((0, 4), np.float32), np.zeros((0, num_keypoints, 2), np.float32),
-                   np.zeros((0, num_keypoints), np.float32))
+                   np.zeros((0, num_keypoints), np.float32), np.zeros(0, np.int64))
 
 
 def usable_boxes(boxes: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
@@ -108,21 +110,27 @@ class PoseModel:
             return decode_keypoints(outputs["keypoints"], self.input_wh)
         raise ConfigError(f"decoder {kind!r} is not a pose decoder")
 
-    def __call__(self, image: np.ndarray, boxes: np.ndarray) -> Poses:
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, times: StageTimes | None = None) -> Poses:
+        """Poses for the usable boxes, all in one batched call; `times` accumulates pre/pose/post seconds."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         keep = usable_boxes(boxes, image.shape)
         if not keep.all():
             log.debug("skipping %d boxes with no area inside the image", int((~keep).sum()))
+        indices = np.flatnonzero(keep)
         boxes = boxes[keep]
         if len(boxes) == 0:
             return Poses.empty(self.num_keypoints)
-        inputs, centers, scales = self.preprocess(image, boxes)
-        kpts, scores = self.decode(self.infer(inputs))
-        kpts = to_image_coords(kpts, centers, scales, self.input_wh)
+        with maybe(times, "pre"):
+            inputs, centers, scales = self.preprocess(image, boxes)
+        with maybe(times, "pose"):
+            raw = self.infer(inputs)
+        with maybe(times, "post"):
+            kpts, scores = self.decode(raw)
+            kpts = to_image_coords(kpts, centers, scales, self.input_wh)
         finite = np.isfinite(kpts).all((1, 2)) & np.isfinite(scores).all(1)
         if not finite.all():
             log.warning("dropping %d persons whose model outputs are not finite", int((~finite).sum()))
-        return Poses(boxes[finite], kpts[finite], scores[finite].astype(np.float32))
+        return Poses(boxes[finite], kpts[finite], scores[finite].astype(np.float32), indices[finite])
 
     def _by_role(self, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {spec.role: outputs[spec.name] for spec in self.card.outputs}

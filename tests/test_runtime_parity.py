@@ -87,5 +87,5 @@ def test_boxes_without_area_inside_the_image_are_skipped(artifacts):
     h, w = image.shape[:2]
     boxes = np.array([box, [10, 10, 10, 50], [w + 5, 0, w + 50, 40], [np.nan, 0, 5, 5], [-50, -50, -1, -1]], np.float32)
     poses = pose(image, boxes)
-    assert len(poses) == 1 and np.array_equal(poses.boxes[0], box)
+    assert len(poses) == 1 and np.array_equal(poses.boxes[0], box) and poses.indices.tolist() == [0]
     assert len(pose(image, np.zeros((0, 4)))) == 0
