@@ -9,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from edgepose.runtimes.errors import EdgeposeError
+from edgepose.runtimes.errors import ConfigError, EdgeposeError
 
 EPILOG_CONVERT = """examples:
   edgepose convert rtmpose-t --target onnx --weights rtmpose-t.pth --output out/
@@ -51,7 +51,45 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--no-verify", dest="verify", action="store_false",
                          help="keep the artifact even if it disagrees with PyTorch (the card still says so)")
     convert.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    _add_run_parser(sub)
+    card = sub.add_parser(
+        "card", help="wrap third-party model files (RTMDet-nano ONNX/NCNN, MoveNet TFLite) with a model card",
+        description="Copy model files that edgepose did not convert into an artifact directory and write the "
+                    "edgepose.json that the runtime needs to run them.")
+    card.add_argument("kind", choices=["rtmdet-onnx", "rtmdet-ncnn", "movenet-tflite"],
+                      help="what the files are: rtmdet-onnx (one .onnx), rtmdet-ncnn (.param and .bin), "
+                           "movenet-tflite (one .tflite)")
+    card.add_argument("files", nargs="+", metavar="FILE", help="the model file(s), in the order the kind lists")
+    card.add_argument("--output", "-o", metavar="DIR", required=True, help="artifact directory to create")
+    card.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
     return parser
+
+
+def _add_run_parser(sub) -> None:
+    from edgepose.runtimes.tracker import TrackerConfig
+
+    d = TrackerConfig()
+    run = sub.add_parser(
+        "run", help="run a pose artifact (with a detector or fixed boxes) on images, a video or a camera",
+        description="Top-down pose estimation. With --det the detector runs every --det-interval frames and "
+                    "people are tracked with persistent ids in between; with --boxes the given boxes are "
+                    "posed on every frame. Outputs are written only when the whole source is done.")
+    run.add_argument("--pose", required=True, metavar="DIR", help="pose artifact directory (with edgepose.json)")
+    run.add_argument("--det", metavar="DIR", help="detector artifact directory (RTMDet)")
+    run.add_argument("--boxes", metavar="'x1,y1,x2,y2;...'", help="fixed person boxes in image pixels, instead of --det")
+    run.add_argument("--source", required=True, help="image file, folder of images, video file or camera index")
+    run.add_argument("--det-interval", type=int, default=d.det_interval, metavar="N",
+                     help=f"run the detector every N frames (default {d.det_interval}; 1 = every frame)")
+    run.add_argument("--det-score", type=float, default=0.5, help="least person score kept from the detector (default 0.5)")
+    run.add_argument("--kpt-threshold", type=float, default=d.kpt_threshold,
+                     help=f"keypoint score counted as confident for tracking and drawing (default {d.kpt_threshold})")
+    run.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints and boxes")
+    run.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped crop (2x pose cost)")
+    run.add_argument("--threads", type=int, metavar="N", help="CPU threads per backend (default: backend's choice)")
+    run.add_argument("--json", metavar="OUT.jsonl", help="write one JSON line per frame")
+    run.add_argument("--out", metavar="OUT.mp4", help="write the video with skeletons, ids and FPS drawn")
+    run.add_argument("--show", action="store_true", help="show frames in a window (q or Esc stops)")
+    run.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
 
 
 def cmd_models(_: argparse.Namespace) -> int:
@@ -84,7 +122,46 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"models": cmd_models, "convert": cmd_convert}
+def cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from edgepose.runtimes.backends import BackendOptions
+    from edgepose.runtimes.detector import Detector
+    from edgepose.runtimes.pipeline import Pipeline
+    from edgepose.runtimes.pose import PoseModel
+    from edgepose.runtimes.runner import parse_boxes, run_stream
+    from edgepose.runtimes.sources import FrameSource
+    from edgepose.runtimes.tracker import TrackerConfig
+
+    if (args.det is None) == (args.boxes is None):
+        raise ConfigError("give exactly one of --det DIR (a detector) or --boxes 'x1,y1,x2,y2;...'")
+    options = BackendOptions(threads=args.threads)
+    config = TrackerConfig(det_interval=args.det_interval, kpt_threshold=args.kpt_threshold, smooth=args.smooth)
+    boxes = parse_boxes(args.boxes) if args.boxes else None
+    source = FrameSource(args.source)
+    config = TrackerConfig(**{**config.__dict__, "fps": source.fps})
+    pose = PoseModel(args.pose, options, flip_test=args.flip_test)
+    detector = Detector(args.det, options) if args.det else None
+    pipeline = Pipeline(pose, detector, boxes, config, det_score=args.det_score)
+    summary = run_stream(pipeline, source, Path(args.json) if args.json else None,
+                         Path(args.out) if args.out else None, args.show, args.progress)
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
+    print(f"{summary.frames} frames, detector on {summary.detector_frames} "
+          f"({100 * summary.detector_frames / summary.frames:.0f}%), {summary.fps:.1f} FPS; ms/frame: {stages}")
+    for path in (args.json, args.out):
+        if path:
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    from edgepose.runtimes.third_party import wrap
+
+    print(f"wrote {wrap(args.kind, args.files, args.output, args.overwrite)}")
+    return 0
+
+
+COMMANDS = {"models": cmd_models, "convert": cmd_convert, "run": cmd_run, "card": cmd_card}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,6 +71,5 @@ class Pipeline:
         return FrameResult(self.tracker.frame_index, detect, persons)
 
     def reset(self) -> None:
-        """Start a new stream: tracks, ids, frame counter and timings."""
+        """Start a new stream: forget tracks, ids and the frame counter (timings keep accumulating)."""
         self.tracker.reset()
-        self.times = StageTimes()
