@@ -80,6 +80,7 @@ class Detector:
         self.max_detections = int(d.get("max_detections", 100))
         self.pad_value = int(d.get("letterbox_pad_value", 114))
         self.size_hw = (self.card.input.height, self.card.input.width)
+        self._grids: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         canvas, scale = letterbox(image, self.size_hw, self.pad_value)
@@ -93,11 +94,10 @@ class Detector:
         all_boxes, all_scores, all_labels = [], [], []
         for stride, cls, box in self._levels(outputs):
             c, h, w = cls.shape
-            ys, xs = np.meshgrid(np.arange(h, dtype=np.float32) * stride, np.arange(w, dtype=np.float32) * stride,
-                                 indexing="ij")
+            xs, ys = self._grid(stride, h, w)
             scores = 1.0 / (1.0 + np.exp(-cls.reshape(c, -1).astype(np.float32)))
             dist = box.reshape(4, -1)
-            boxes = np.stack([xs.ravel() - dist[0], ys.ravel() - dist[1], xs.ravel() + dist[2], ys.ravel() + dist[3]], 1)
+            boxes = np.stack([xs - dist[0], ys - dist[1], xs + dist[2], ys + dist[3]], 1)
             label = scores.argmax(0)
             best = scores[label, np.arange(scores.shape[1])]
             keep = best > self.score_threshold
@@ -121,6 +121,15 @@ class Detector:
     def __call__(self, image: np.ndarray) -> Detections:
         inputs, scale = self.preprocess(image)
         return self.decode(self.infer(inputs), scale, image.shape)
+
+    def _grid(self, stride: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prior points (col·stride, row·stride), flattened row-major; cached per level."""
+        key = (stride, h, w)
+        if key not in self._grids:
+            ys, xs = np.meshgrid(np.arange(h, dtype=np.float32) * stride, np.arange(w, dtype=np.float32) * stride,
+                                 indexing="ij")
+            self._grids[key] = (xs.ravel(), ys.ravel())
+        return self._grids[key]
 
     def _levels(self, outputs: dict[str, np.ndarray]):
         """Yield (stride, cls (C, H, W), box (4, H, W)) per level, whatever the output packing."""

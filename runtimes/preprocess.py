@@ -50,17 +50,28 @@ def crop_person(image: np.ndarray, box: np.ndarray, input_wh: tuple[int, int],
 
 
 def to_network_input(crops: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """(N, H, W, 3) uint8 BGR crops → the tensor the model takes (colour, normalization, layout, dtype)."""
-    x = crops[..., ::-1] if spec.color == "RGB" else crops
-    if spec.mean is not None:
-        x = (x.astype(np.float32) - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    if spec.layout == "NCHW":
-        x = x.transpose(0, 3, 1, 2)
+    """(N, H, W, 3) uint8 BGR crops → the tensor the model takes (colour, normalization, layout, dtype).
+
+    Normalization is written channel by channel straight into the output layout: the same float32
+    arithmetic as MMPose's `(x - mean) / std`, bit for bit, without a separate transpose pass.
+    """
+    order = (2, 1, 0) if spec.color == "RGB" else (0, 1, 2)
+    if spec.mean is None:  # raw pixels; the model normalizes
+        x = np.stack([cv2.cvtColor(c, cv2.COLOR_BGR2RGB) for c in crops]) if spec.color == "RGB" else crops
+        x = x.transpose(0, 3, 1, 2) if spec.layout == "NCHW" else x
+        return np.ascontiguousarray(x, dtype=np.dtype(spec.dtype))
+    n, h, w, _ = crops.shape
+    out = np.empty((n, 3, h, w) if spec.layout == "NCHW" else (n, h, w, 3), np.float32)
+    mean, std = np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
+    for c, src in enumerate(order):
+        dst = out[:, c] if spec.layout == "NCHW" else out[..., c]
+        np.subtract(crops[..., src], mean[c], out=dst, dtype=np.float32)
+        np.divide(dst, std[c], out=dst)
     if spec.quantization and spec.dtype in ("int8", "uint8"):
         q = spec.quantization
         info = np.iinfo(np.dtype(spec.dtype))
-        x = np.clip(np.round(x / q["scale"] + q["zero_point"]), info.min, info.max)
-    return np.ascontiguousarray(x, dtype=np.dtype(spec.dtype))
+        out = np.clip(np.round(out / q["scale"] + q["zero_point"]), info.min, info.max)
+    return out.astype(np.dtype(spec.dtype), copy=False)
 
 
 def to_image_coords(keypoints: np.ndarray, center: np.ndarray, scale: np.ndarray,
