@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
-
 from edgepose.runtimes.backends import BackendOptions
 from edgepose.runtimes.detector import Detector
 from edgepose.runtimes.pipeline import FrameResult, Pipeline
 from edgepose.runtimes.pose import PoseModel
-from edgepose.runtimes.tracker import TrackerConfig, greedy_match, iou_matrix
+from edgepose.calibration.tracking_fidelity import compare_runs
+from edgepose.runtimes.tracker import TrackerConfig
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "opencv-doc-debian" / "vtest.avi"
 
@@ -42,26 +41,6 @@ def run(pose_dir: Path, det_dir: Path, video: Path, interval: int, threads: int)
     cap.release()
     stages = pipeline.times.per_frame_ms()
     return results, {"seconds": seconds, "stages": stages}
-
-
-def compare(test: list[FrameResult], ref: list[FrameResult], kpt_threshold: float) -> tuple[float, int, int]:
-    """Mean keypoint distance in % of box height over matched persons, matched count, id switches."""
-    distances, matched, switches, last_id = [], 0, 0, {}
-    for t, r in zip(test, ref):
-        if not t.persons or not r.persons:
-            continue
-        iou = iou_matrix(np.stack([p.box for p in r.persons]), np.stack([p.box for p in t.persons]))
-        for ri, ti in greedy_match(iou, 0.5):
-            rp, tp = r.persons[ri], t.persons[ti]
-            both = (rp.scores >= kpt_threshold) & (tp.scores >= kpt_threshold)
-            if both.any():
-                height = max(float(rp.box[3] - rp.box[1]), 1.0)
-                distances.append(np.linalg.norm(rp.keypoints[both] - tp.keypoints[both], axis=1).mean() / height)
-            matched += 1
-            if rp.id in last_id and last_id[rp.id] != tp.id:
-                switches += 1
-            last_id[rp.id] = tp.id
-    return 100 * float(np.mean(distances)) if distances else float("nan"), matched, switches
 
 
 def main() -> None:
@@ -84,13 +63,13 @@ def main() -> None:
                 results, info = reference, reference_info
             else:
                 results, info = run(args.pose, args.det, args.video, interval, threads)
-            dist, matched, switches = compare(results, reference, kpt)
+            c = compare_runs(results, reference, kpt)
             s = info["stages"]
             total = sum(s.values())
             outside = (s["pre"] + s["post"] + s["track"]) / total if total else 0.0
             share = sum(r.detector_ran for r in results) / len(results)
-            print(f"| {interval} | {threads} | {100 * share:.1f}% | {dist:.2f} | {matched} | "
-                  f"{100 * switches / len(results):.2f} | {len(results) / info['seconds']:.1f} | "
+            print(f"| {interval} | {threads} | {100 * share:.1f}% | {c.keypoint_distance_pct:.2f} | {c.matched} | "
+                  f"{100 * c.id_switches / len(results):.2f} | {len(results) / info['seconds']:.1f} | "
                   + " | ".join(f"{s[k]:.2f}" for k in ("pre", "det", "pose", "post", "track"))
                   + f" | {100 * outside:.1f}% |")
 

@@ -37,6 +37,8 @@ class FrameSource:
             self.kind, self.files, self.total = "folder", [path], 1
         elif path.is_file():
             self.kind, self.is_video = "video", True
+            if path.stat().st_size == 0:
+                raise ConfigError(f"{path} is not a readable video (the file is empty)")
             cap = cv2.VideoCapture(str(path))
             ok, _ = cap.read() if cap.isOpened() else (False, None)
             if not ok:
