@@ -1,6 +1,36 @@
-"""edgepose: MMPose pose models → small, fast, verified edge artifacts (ONNX, NCNN, TFLite)."""
+"""edgepose: MMPose pose models → small, fast, verified edge artifacts (ONNX, NCNN, TFLite), and the
+torch-free runtime that runs them.
+
+    import cv2, edgepose
+    pipeline = edgepose.Pipeline(edgepose.PoseModel("out/rtmpose-t-onnx-fp32"),
+                                 edgepose.Detector("out/rtmdet-nano-onnx-fp32"),
+                                 config=edgepose.TrackerConfig(det_interval=5))
+    for person in pipeline(cv2.imread("people.jpg")).persons:
+        print(person.id, person.box, person.keypoints.shape, person.scores.mean())
+
+Converting (needs the `convert` extra): `edgepose.convert("rtmpose-t", "out/", weights="rtmpose-t.pth")`.
+"""
+from edgepose.runtimes.backends import BackendOptions
 from edgepose.runtimes.card import ModelCard, load_card
-from edgepose.runtimes.errors import EdgeposeError
+from edgepose.runtimes.detector import Detections, Detector
+from edgepose.runtimes.errors import (BackendUnavailable, CheckpointError, ConfigError, DownloadError,
+                                      EdgeposeError, ExportError)
+from edgepose.runtimes.pipeline import FrameResult, Pipeline
+from edgepose.runtimes.pose import PoseModel, Poses
+from edgepose.runtimes.tracker import Person, TrackerConfig
 from edgepose.runtimes.version import __version__
 
-__all__ = ["EdgeposeError", "ModelCard", "load_card", "__version__"]
+
+def convert(model: str, output: str, weights: str | None = None, **options):
+    """Convert a zoo model (see `edgepose models`); options are those of `ConvertOptions`. Needs torch."""
+    from edgepose.converters.convert import ConvertOptions
+    from edgepose.converters.convert import convert as _convert
+
+    return _convert(model, output, weights, ConvertOptions(**options))
+
+
+__all__ = [
+    "BackendOptions", "BackendUnavailable", "CheckpointError", "ConfigError", "Detections", "Detector",
+    "DownloadError", "EdgeposeError", "ExportError", "FrameResult", "ModelCard", "Person", "Pipeline",
+    "PoseModel", "Poses", "TrackerConfig", "__version__", "convert", "load_card",
+]
