@@ -6,8 +6,6 @@ the end, so a failed run leaves nothing behind.
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edgepose.runtimes.atomic import atomic_directory
 from edgepose.runtimes.card import InputSpec, ModelCard, OutputSpec
 from edgepose.runtimes.errors import ConfigError, ExportError
 from edgepose.runtimes.version import __version__
@@ -86,31 +85,19 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
             options: ConvertOptions = ConvertOptions()) -> Path:
     """Convert a zoo model; return the artifact directory `output/<model>-<target>-<precision>`."""
     spec = get_spec(model_name)
-    output = Path(output)
-    final = output / artifact_name(spec, options)
-    if final.exists() and not options.overwrite:
+    final = Path(output) / artifact_name(spec, options)
+    if final.exists() and not options.overwrite:  # checked before any download or export
         raise ConfigError(f"{final} already exists; pass --overwrite to replace it or choose another --output")
     weights_path = resolve_weights(spec, weights, options.progress)
     model = load_model(spec, weights_path)
-
-    created_output = not output.exists()
-    output.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=output))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the artifact is an ordinary directory
-    try:
-        start = time.perf_counter()
+    start = time.perf_counter()
+    with atomic_directory(final, options.overwrite) as tmp:
         card = _export(spec, model, tmp, options, source={
             "model": spec.name, "family": spec.family, "config": spec.config,
             "checkpoint": weights or spec.url, "sha256": sha256_of(weights_path), "official_url": spec.url,
             "reported_coco_ap": spec.ap})
         card.save(tmp)
-        _replace_dir(tmp, final)
-        log.info("wrote %s in %.1f s", final, time.perf_counter() - start)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created_output and not any(output.iterdir()):
-            output.rmdir()
-        raise
+    log.info("wrote %s in %.1f s", final, time.perf_counter() - start)
     return final
 
 
@@ -168,15 +155,3 @@ def _compare(ref: list[np.ndarray], got: list[np.ndarray], names: tuple[str, ...
 
 def _as_tuple(out: Any) -> tuple:
     return out if isinstance(out, tuple) else (out,)
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move `src` to `dst`; an existing `dst` is swapped out first and removed after the move succeeds."""
-    old = None
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        dst.rename(old)
-    src.rename(dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -4,9 +4,9 @@ directory and writes the card beside them (CLI: `edgepose card KIND FILE... --ou
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
+from .atomic import atomic_directory
 from .card import InputSpec, ModelCard, OutputSpec
 from .errors import ConfigError
 from .keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
@@ -58,19 +58,8 @@ def wrap(kind: str, sources: list[str | Path], directory: str | Path, overwrite:
         if not src.is_file():
             raise ConfigError(f"{src}: no such file")
     directory = Path(directory)
-    if directory.exists() and not overwrite:
-        raise ConfigError(f"{directory} already exists; pass --overwrite or choose another --output")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        tmp.chmod(0o755)
+    with atomic_directory(directory, overwrite) as tmp:
         for src in sources:
             shutil.copyfile(src, tmp / src.name)
         make({role: src.name for role, src in zip(roles, sources)}).save(tmp)
-        if directory.exists():
-            shutil.rmtree(directory)
-        tmp.rename(directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory

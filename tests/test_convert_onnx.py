@@ -11,23 +11,14 @@ import onnxruntime as ort
 import pytest
 
 from edgepose.runtimes.card import load_card
+from edgepose.runtimes.detector import letterbox
+from edgepose.runtimes.preprocess import to_network_input
 
 from .conftest import POSE_MODELS, RTMDET_ONNX, SHARED, need, reference, run_cli
 
 
 def ort_run(path, feed: dict) -> list[np.ndarray]:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feed)
-
-
-def letterbox(image: np.ndarray, size: int = 320) -> np.ndarray:
-    """MMDet test pipeline: keep-ratio resize, pad right/bottom with 114, BGR mean/std, NCHW."""
-    h, w = image.shape[:2]
-    scale = min(size / h, size / w)
-    resized = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
-    canvas = np.full((size, size, 3), 114, np.uint8)
-    canvas[:resized.shape[0], :resized.shape[1]] = resized
-    x = (canvas.astype(np.float32) - [103.53, 116.28, 123.675]) / [57.375, 57.12, 58.395]
-    return x.astype(np.float32).transpose(2, 0, 1)[None]
 
 
 @pytest.mark.slow
@@ -67,7 +58,8 @@ def test_convert_rtmdet_from_public_onnx_matches_it_on_real_images(tmp_path):
     images += sorted((SHARED / "data" / "mmpose" / "tests" / "data" / "ochuman").glob("*.jpg"))
     assert len(images) >= 5, "expected the COCO and OCHuman test images in ../shared/data"
     for image_path in images:
-        x = letterbox(cv2.imread(str(image_path)))
+        canvas, _ = letterbox(cv2.imread(str(image_path)), (320, 320))
+        x = to_network_input(canvas[None], card.input)
         ref = ort_run(source, {"images": x})          # three NHWC tensors: [cls logit, l, t, r, b]
         ours = ort_run(artifact / card.files["model"], {card.input.name: x})
         for level in range(3):

@@ -14,8 +14,8 @@ P5_ARCH = ((64, 128, 3, True, False), (128, 256, 6, True, False), (256, 512, 6, 
            (512, 1024, 3, False, True))
 
 
-def _conv(use_depthwise: bool, cin: int, cout: int, k: int, stride: int = 1) -> nn.Module:
-    """3×3-style conv: plain ConvModule, or depthwise-separable when `use_depthwise`."""
+def conv_or_dwsep(use_depthwise: bool, cin: int, cout: int, k: int, stride: int = 1) -> nn.Module:
+    """k×k conv with BN + SiLU: a plain ConvModule, or depthwise-separable when `use_depthwise`."""
     if use_depthwise:
         return DepthwiseSeparableConvModule(cin, cout, k, stride, act="silu")
     return ConvModule(cin, cout, k, stride, act="silu")
@@ -39,7 +39,7 @@ class CSPNeXtBlock(nn.Module):
 
     def __init__(self, channels: int, add_identity: bool, use_depthwise: bool) -> None:
         super().__init__()
-        self.conv1 = _conv(use_depthwise, channels, channels, 3)
+        self.conv1 = conv_or_dwsep(use_depthwise, channels, channels, 3)
         self.conv2 = DepthwiseSeparableConvModule(channels, channels, 5, act="silu")
         self.add_identity = add_identity
 
@@ -99,7 +99,7 @@ class CSPNeXt(nn.Module):
         for i, (cin, cout, blocks, add_identity, use_spp) in enumerate(P5_ARCH):
             cin, cout = int(cin * widen_factor), int(cout * widen_factor)
             blocks = max(round(blocks * deepen_factor), 1)
-            layers: list[nn.Module] = [_conv(use_depthwise, cin, cout, 3, stride=2)]
+            layers: list[nn.Module] = [conv_or_dwsep(use_depthwise, cin, cout, 3, stride=2)]
             if use_spp:
                 layers.append(SPPBottleneck(cout, cout))
             layers.append(CSPLayer(cout, cout, blocks, add_identity, use_depthwise, channel_attention, expand_ratio))

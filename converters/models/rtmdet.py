@@ -10,16 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import ConvModule, DepthwiseSeparableConvModule
-from .cspnext import CSPLayer, CSPNeXt
+from .common import ConvModule
+from .cspnext import CSPLayer, CSPNeXt, conv_or_dwsep
 
 STRIDES = (8, 16, 32)
-
-
-def _conv(use_depthwise: bool, cin: int, cout: int, k: int, stride: int = 1) -> nn.Module:
-    if use_depthwise:
-        return DepthwiseSeparableConvModule(cin, cout, k, stride, act="silu")
-    return ConvModule(cin, cout, k, stride, act="silu")
 
 
 class CSPNeXtPAFPN(nn.Module):
@@ -39,10 +33,10 @@ class CSPNeXtPAFPN(nn.Module):
         self.downsamples = nn.ModuleList()
         self.bottom_up_blocks = nn.ModuleList()
         for idx in range(len(in_channels) - 1):
-            self.downsamples.append(_conv(use_depthwise, in_channels[idx], in_channels[idx], 3, stride=2))
+            self.downsamples.append(conv_or_dwsep(use_depthwise, in_channels[idx], in_channels[idx], 3, stride=2))
             self.bottom_up_blocks.append(CSPLayer(in_channels[idx] * 2, in_channels[idx + 1], num_csp_blocks,
                                                   False, use_depthwise, False, expand_ratio))
-        self.out_convs = nn.ModuleList([_conv(use_depthwise, c, out_channels, 3) for c in in_channels])
+        self.out_convs = nn.ModuleList([conv_or_dwsep(use_depthwise, c, out_channels, 3) for c in in_channels])
 
     def forward(self, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         n = len(self.in_channels)
@@ -71,8 +65,8 @@ class RTMDetSepBNHead(nn.Module):
         self.rtm_reg = nn.ModuleList()
         for _ in strides:
             chans = [in_channels] + [feat_channels] * (stacked_convs - 1)
-            self.cls_convs.append(nn.ModuleList([_conv(use_depthwise, c, feat_channels, 3) for c in chans]))
-            self.reg_convs.append(nn.ModuleList([_conv(use_depthwise, c, feat_channels, 3) for c in chans]))
+            self.cls_convs.append(nn.ModuleList([conv_or_dwsep(use_depthwise, c, feat_channels, 3) for c in chans]))
+            self.reg_convs.append(nn.ModuleList([conv_or_dwsep(use_depthwise, c, feat_channels, 3) for c in chans]))
             self.rtm_cls.append(nn.Conv2d(feat_channels, num_classes, 1))
             self.rtm_reg.append(nn.Conv2d(feat_channels, 4, 1))
 
