@@ -2,7 +2,9 @@
 
 - SimCC (RTMPose): argmax per axis, score = min of the two raw maxima, / split_ratio (MMPose SimCCLabel).
 - Heatmap (MSRA): argmax + quarter offset with MMPose's exact boundary rules, × input/heatmap;
-  `refine="dark"` uses the DARK second-order refinement instead (Zhang et al., CVPR 2020).
+  `refine="dark"` uses the DARK second-order refinement instead (Zhang et al., CVPR 2020), and
+  `refine="udp"` DARK plus UDP's pixel-centre scaling (input-1)/(heatmap-1) (Huang et al., CVPR 2020),
+  for checkpoints trained with UDP (pair it with `preprocess.warp_matrix_udp`).
 - Keypoints: models that emit coordinates, e.g. MoveNet's (N, 1, K, 3) of (y, x, score) in [0, 1].
 Keypoints with score ≤ 0 are placed at -1 in output units, as MMPose does, and are not dropped.
 """
@@ -22,7 +24,7 @@ def decode_simcc(simcc_x: np.ndarray, simcc_y: np.ndarray, split_ratio: float) -
 
 def decode_heatmap(heatmaps: np.ndarray, input_wh: tuple[int, int], refine: str = "quarter_offset",
                    blur_kernel: int = 11) -> tuple[np.ndarray, np.ndarray]:
-    """heatmaps (N, K, H, W) → keypoints, scores. `refine`: "quarter_offset" (MMPose MSRA) or "dark"."""
+    """heatmaps (N, K, H, W) → keypoints, scores. `refine`: "quarter_offset" (MMPose MSRA), "dark" or "udp"."""
     n, k, h, w = heatmaps.shape
     flat = heatmaps.reshape(n, k, -1)
     idx = flat.argmax(-1)
@@ -31,11 +33,14 @@ def decode_heatmap(heatmaps: np.ndarray, input_wh: tuple[int, int], refine: str 
     locs[scores <= 0] = -1
     if refine == "quarter_offset":
         locs += _quarter_offset(heatmaps, locs)
-    elif refine == "dark":
+    elif refine in ("dark", "udp"):
         locs = _dark(heatmaps, locs, blur_kernel)
     else:
-        raise ValueError(f"unknown heatmap refinement {refine!r}; use 'quarter_offset' or 'dark'")
-    factor = (np.asarray(input_wh) / np.array([w, h])).astype(np.float32)
+        raise ValueError(f"unknown heatmap refinement {refine!r}; use 'quarter_offset', 'dark' or 'udp'")
+    if refine == "udp":
+        factor = (np.asarray(input_wh) / np.array([w - 1, h - 1])).astype(np.float32)
+    else:
+        factor = (np.asarray(input_wh) / np.array([w, h])).astype(np.float32)
     return locs * factor, scores
 
 

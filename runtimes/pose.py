@@ -64,6 +64,7 @@ class PoseModel:
         self.flip_test = flip_test
         self.input_wh = (self.card.input.width, self.card.input.height)
         self.flip_idx = flip_indices(len(self.card.keypoints), self.card.flip_pairs)
+        self.udp = self.card.decoder.get("refine") == "udp"  # UDP models are trained on UDP crops
 
     @property
     def num_keypoints(self) -> int:
@@ -73,7 +74,7 @@ class PoseModel:
         """→ network input (N, ...), centers (N, 2), scales (N, 2)."""
         crops, centers, scales = [], [], []
         for box in boxes:
-            crop, center, scale = crop_person(image, box, self.input_wh, self.card.bbox_padding)
+            crop, center, scale = crop_person(image, box, self.input_wh, self.card.bbox_padding, self.udp)
             crops.append(crop)
             centers.append(center)
             scales.append(scale)

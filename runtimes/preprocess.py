@@ -1,4 +1,5 @@
 """Top-down preprocessing, bit-exact with MMPose 1.x (GetBBoxCenterScale + TopdownAffine + PoseDataPreprocessor).
+UDP checkpoints (TopdownAffine use_udp=True) use `warp_matrix_udp`.
 
 box (x1, y1, x2, y2) → center/scale (×padding, grown to the input aspect) → 3-point affine warp
 (cv2.getAffineTransform, INTER_LINEAR, border 0) → channel order, mean/std, layout as the card says.
@@ -35,17 +36,27 @@ def warp_matrix(center: np.ndarray, scale: np.ndarray, output_wh: tuple[int, int
     return cv2.getAffineTransform(np.float32(src), np.float32(dst))
 
 
+def warp_matrix_udp(center: np.ndarray, scale: np.ndarray, output_wh: tuple[int, int]) -> np.ndarray:
+    """(2, 3) UDP affine map (Huang et al., CVPR 2020; MMPose get_udp_warp_matrix, rot 0): the box edges land
+    on pixel centres 0 and size-1, so flip and resolution changes stay unbiased."""
+    sx = (output_wh[0] - 1) / scale[0]
+    sy = (output_wh[1] - 1) / scale[1]
+    return np.array([[sx, 0.0, sx * (-center[0] + 0.5 * scale[0])],
+                     [0.0, sy, sy * (-center[1] + 0.5 * scale[1])]], np.float32)
+
+
 def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The point that makes a right angle at b: b + rot90(a - b)."""
     d = a - b
     return b + np.r_[-d[1], d[0]]
 
 
-def crop_person(image: np.ndarray, box: np.ndarray, input_wh: tuple[int, int],
-                padding: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def crop_person(image: np.ndarray, box: np.ndarray, input_wh: tuple[int, int], padding: float,
+                udp: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """BGR uint8 image (H, W, 3) → crop (input_h, input_w, 3) uint8, center (2,), scale (2,)."""
     center, scale = box_to_center_scale(box, input_wh, padding)
-    crop = cv2.warpAffine(image, warp_matrix(center, scale, input_wh), input_wh, flags=cv2.INTER_LINEAR)
+    matrix = warp_matrix_udp(center, scale, input_wh) if udp else warp_matrix(center, scale, input_wh)
+    crop = cv2.warpAffine(image, matrix, input_wh, flags=cv2.INTER_LINEAR)
     return crop, center, scale
 
 
