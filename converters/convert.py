@@ -1,13 +1,16 @@
-"""`edgepose convert`: zoo model + checkpoint → verified artifact directory (model files + edgepose.json).
+"""`edgepose convert`: zoo model + checkpoint → one verified artifact directory per target and precision.
 
-Everything is written into a hidden temporary directory beside the destination and renamed into place at
-the end, so a failed run leaves nothing behind.
+Each artifact (model files + edgepose.json) is built in a hidden temporary directory, run through
+`edgepose.runtimes` — the code that will run it on the device — compared with PyTorch, and only then
+renamed into place, so a failed run leaves nothing behind.
 """
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,38 +25,47 @@ from edgepose.runtimes.version import __version__
 
 from .checkpoint import load_weights, read_state_dict
 from .download import download, is_url, sha256_of
-from .onnx_export import OPSET, export_onnx, run_onnx
+from .ncnn_export import export_ncnn
+from .onnx_export import OPSET, cast_weights_fp16, export_onnx
 from .onnx_weights import import_folded_onnx
+from .quiet import quiet
+from .tflite_export import export_tflite
+from .verify import ProbeInput, verify_artifact
 from .zoo import ModelSpec, card_metadata, get_spec
 
 log = logging.getLogger(__name__)
 
-TARGETS = ("onnx",)
-PRECISIONS = ("fp32",)
-FP32_TOLERANCE = 1e-3  # max|diff| ≤ tol · max(1, max|ref|) between the artifact and PyTorch
+TARGETS = ("onnx", "ncnn", "tflite")
+PRECISIONS = ("fp32", "fp16")
 
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    target: str = "onnx"        # artifact format; see TARGETS
-    precision: str = "fp32"     # see PRECISIONS
-    opset: int = OPSET          # ONNX opset (13..17)
-    verify: bool = True         # run the artifact and compare with PyTorch; a mismatch is an error
-    overwrite: bool = False     # replace an existing artifact directory
-    progress: bool = True       # show download progress bars
+    targets: tuple[str, ...] = ("onnx",)     # artifact formats; see TARGETS
+    precisions: tuple[str, ...] = ("fp32",)  # fp32, or fp16 weights (compute stays fp32 where the backend allows)
+    opset: int = OPSET                       # ONNX opset (13..17)
+    verify: bool = True                      # run each artifact and compare with PyTorch; a mismatch is an error
+    verify_image: str | None = None          # real image to verify on (pose: crop of verify_box); default noise
+    verify_box: tuple[float, float, float, float] | None = None  # person box in verify_image (default: all)
+    overwrite: bool = False                  # replace existing artifact directories
+    progress: bool = True                    # show download progress bars
 
     def __post_init__(self) -> None:
-        if self.target not in TARGETS:
-            raise ConfigError(f"target {self.target!r} is not supported yet (supported: {', '.join(TARGETS)})")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision {self.precision!r} is not supported for target {self.target!r} "
-                              f"(supported: {', '.join(PRECISIONS)})")
+        for target in self.targets:
+            if target not in TARGETS:
+                raise ConfigError(f"target {target!r} is not supported (supported: {', '.join(TARGETS)}, all)")
+        for precision in self.precisions:
+            if precision not in PRECISIONS:
+                raise ConfigError(f"precision {precision!r} is not supported (supported: {', '.join(PRECISIONS)}; "
+                                  "int8 comes with calibration)")
         if not 13 <= self.opset <= OPSET:
             raise ConfigError(f"opset {self.opset} is out of range; use 13..{OPSET}")
+        if self.verify_box is not None and self.verify_image is None:
+            raise ConfigError("--verify-box needs --verify-image")
 
 
-def artifact_name(spec: ModelSpec, options: ConvertOptions) -> str:
-    return f"{spec.name}-{options.target}-{options.precision}"
+def artifact_name(spec: ModelSpec, target: str, precision: str) -> str:
+    return f"{spec.name}-{target}-{precision}"
 
 
 def resolve_weights(spec: ModelSpec, weights: str | None, progress: bool = True) -> Path:
@@ -82,76 +94,89 @@ def load_model(spec: ModelSpec, weights: Path) -> nn.Module:
 
 
 def convert(model_name: str, output: str | Path, weights: str | None = None,
-            options: ConvertOptions = ConvertOptions()) -> Path:
-    """Convert a zoo model; return the artifact directory `output/<model>-<target>-<precision>`."""
+            options: ConvertOptions = ConvertOptions()) -> list[Path]:
+    """Convert a zoo model to every requested target × precision; return the artifact directories
+    `output/<model>-<target>-<precision>` in the order written."""
     spec = get_spec(model_name)
-    final = Path(output) / artifact_name(spec, options)
-    if final.exists() and not options.overwrite:  # checked before any download or export
-        raise ConfigError(f"{final} already exists; pass --overwrite to replace it or choose another --output")
+    output = Path(output)
+    plan = [(t, p) for t in options.targets for p in options.precisions]
+    for target, precision in plan:  # checked before any download or export
+        final = output / artifact_name(spec, target, precision)
+        if final.exists() and not options.overwrite:
+            raise ConfigError(f"{final} already exists; pass --overwrite to replace it or choose another --output")
     weights_path = resolve_weights(spec, weights, options.progress)
     model = load_model(spec, weights_path)
-    start = time.perf_counter()
-    with atomic_directory(final, options.overwrite) as tmp:
-        card = _export(spec, model, tmp, options, source={
-            "model": spec.name, "family": spec.family, "config": spec.config,
-            "checkpoint": weights or spec.url, "sha256": sha256_of(weights_path), "official_url": spec.url,
-            "reported_coco_ap": spec.ap})
-        card.save(tmp)
-    log.info("wrote %s in %.1f s", final, time.perf_counter() - start)
-    return final
+    probe = ProbeInput.create(spec.task, spec.input_hw, spec.color, spec.mean, spec.std, options.verify_image,
+                              options.verify_box)
+    source = {"model": spec.name, "family": spec.family, "config": spec.config, "checkpoint": weights or spec.url,
+              "sha256": sha256_of(weights_path), "official_url": spec.url, "reported_coco_ap": spec.ap}
+    written = []
+    with tempfile.TemporaryDirectory(prefix="edgepose-onnx-") as scratch:
+        onnx_fp32 = Path(scratch) / f"{spec.name}.onnx"
+        with quiet("torch.onnx.export"):
+            export_onnx(model, onnx_fp32, (1, 3, *spec.input_hw), tuple(model.output_names),
+                        dynamic_batch=spec.task == "pose", opset=options.opset)
+        for target, precision in plan:
+            final = output / artifact_name(spec, target, precision)
+            start = time.perf_counter()
+            with atomic_directory(final, options.overwrite) as tmp:
+                card = _build(spec, model, onnx_fp32, target, precision, tmp, source, options.opset)
+                card.save(tmp)
+                if options.verify:
+                    with quiet("runtime"):
+                        result = verify_artifact(tmp, model, probe, precision)
+                    card = replace(card, verification=result)
+                    card.save(tmp)
+                    if not result["passed"]:
+                        raise ExportError(f"{final.name} disagrees with PyTorch: {result['summary']}; "
+                                          "re-run with --no-verify to keep it anyway")
+            size = sum(f.stat().st_size for f in final.iterdir()) / 1e6
+            log.info("wrote %s (%.1f MB) in %.1f s", final, size, time.perf_counter() - start)
+            written.append(final)
+    return written
 
 
-def _export(spec: ModelSpec, model: nn.Module, directory: Path, options: ConvertOptions,
-            source: dict[str, Any]) -> ModelCard:
+def _build(spec: ModelSpec, model: nn.Module, onnx_fp32: Path, target: str, precision: str, directory: Path,
+           source: dict[str, Any], opset: int) -> ModelCard:
+    """Write the model files of one artifact into `directory` and return its card (not yet verified)."""
     h, w = spec.input_hw
-    output_names = tuple(model.output_names)
-    onnx_path = directory / f"{spec.name}.onnx"
-    dynamic = spec.task == "pose"
-    export_onnx(model, onnx_path, (1, 3, h, w), output_names, dynamic_batch=dynamic, opset=options.opset)
-
-    x = _probe_input(spec, batch=2 if dynamic else 1)
+    names = tuple(model.output_names)
+    fp16 = precision == "fp16"
+    dynamic = spec.task == "pose" and target == "onnx"
+    extra: dict[str, Any] = {}
+    if target == "onnx":
+        path = directory / onnx_fp32.name
+        if fp16:
+            cast_weights_fp16(onnx_fp32, path)
+        else:
+            shutil.copyfile(onnx_fp32, path)
+        files, input_name, tensor_names = {"model": path.name}, "input", list(names)
+        input_shape, layout = [-1 if dynamic else 1, 3, h, w], "NCHW"
+    elif target == "ncnn":
+        with quiet("pnnx"):
+            ncnn = export_ncnn(onnx_fp32, directory, spec.name, (1, 3, h, w), fp16)
+        if len(ncnn.output_names) != len(names):
+            raise ExportError(f"pnnx produced {len(ncnn.output_names)} outputs, expected {len(names)}")
+        files, input_name, tensor_names = {"param": ncnn.param, "bin": ncnn.bin}, ncnn.input_name, ncnn.output_names
+        input_shape, layout = [1, 3, h, w], "NCHW"
+        extra["ncnn_fp32_layers"] = ncnn.fp32_layers
+    else:
+        with quiet("litert-torch"):
+            tfl = export_tflite(model, directory, spec.name, (1, h, w, 3), names, fp16)
+        files, input_name, tensor_names = {"model": tfl.model}, tfl.input_name, tfl.output_names
+        input_shape, layout = [1, h, w, 3], "NHWC"
     with torch.no_grad():
-        ref = [t.numpy() for t in _as_tuple(model(torch.from_numpy(x)))]
-    got = run_onnx(onnx_path, x)
-    verification = _compare(ref, got, output_names) if options.verify else None
-    if verification is not None and not verification["passed"]:
-        raise ExportError(f"the exported ONNX disagrees with PyTorch: {verification['summary']}; "
-                          "re-run with --no-verify to keep it anyway")
-
+        ref = model(torch.zeros(1, 3, h, w))
+    ref = ref if isinstance(ref, tuple) else (ref,)
     outputs = []
-    for name, arr in zip(output_names, ref):
-        shape = [-1 if dynamic else arr.shape[0], *arr.shape[1:]]
-        stride = int(name.rsplit("_s", 1)[1]) if spec.task == "detection" else None
-        role = name.split("_")[0] if spec.task == "detection" else name
-        outputs.append(OutputSpec(name=name, role=role, shape=shape, stride=stride))
+    for role_name, tensor_name, arr in zip(names, tensor_names, ref):
+        stride = int(role_name.rsplit("_s", 1)[1]) if spec.task == "detection" else None
+        role = role_name.split("_")[0] if spec.task == "detection" else role_name
+        outputs.append(OutputSpec(name=tensor_name, role=role, shape=[-1 if dynamic else 1, *arr.shape[1:]],
+                                  stride=stride))
     return ModelCard(
-        task=spec.task, format="onnx", files={"model": onnx_path.name},
-        input=InputSpec(name="input", shape=[-1 if dynamic else 1, 3, h, w], layout="NCHW", dtype="float32",
-                        color=spec.color, mean=list(spec.mean), std=list(spec.std)),
-        outputs=outputs, decoder=dict(spec.decoder), precision=options.precision, source=source,
-        edgepose_version=__version__, verification=verification, **card_metadata(spec))
-
-
-def _probe_input(spec: ModelSpec, batch: int) -> np.ndarray:
-    """Deterministic input in the network's normalized range (seeded standard normal)."""
-    h, w = spec.input_hw
-    return np.random.default_rng(0).standard_normal((batch, 3, h, w)).astype(np.float32)
-
-
-def _compare(ref: list[np.ndarray], got: list[np.ndarray], names: tuple[str, ...]) -> dict[str, Any]:
-    per_output = {}
-    passed = True
-    for name, r, g in zip(names, ref, got):
-        diff = float(np.abs(r - g).max())
-        bound = FP32_TOLERANCE * max(1.0, float(np.abs(r).max()))
-        cos = float(np.dot(r.ravel(), g.ravel()) / (np.linalg.norm(r) * np.linalg.norm(g) + 1e-12))
-        per_output[name] = {"max_abs_diff": diff, "tolerance": bound, "cosine": cos}
-        passed &= diff <= bound
-    worst = max(per_output, key=lambda n: per_output[n]["max_abs_diff"] / per_output[n]["tolerance"])
-    summary = f"{worst}: max|diff| {per_output[worst]['max_abs_diff']:.3g} (tolerance {per_output[worst]['tolerance']:.3g})"
-    return {"against": "pytorch", "input": "seeded standard normal", "outputs": per_output, "passed": passed,
-            "summary": summary}
-
-
-def _as_tuple(out: Any) -> tuple:
-    return out if isinstance(out, tuple) else (out,)
+        task=spec.task, format=target, files=files,
+        input=InputSpec(name=input_name, shape=input_shape, layout=layout, dtype="float32", color=spec.color,
+                        mean=list(spec.mean), std=list(spec.std)),
+        outputs=outputs, decoder=dict(spec.decoder), precision=precision,
+        source={**source, "opset": opset, **extra}, edgepose_version=__version__, **card_metadata(spec))

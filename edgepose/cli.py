@@ -37,9 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "edgepose.json. Nothing is written if any step fails.",
         epilog=EPILOG_CONVERT, formatter_class=argparse.RawDescriptionHelpFormatter)
     convert.add_argument("model", metavar="MODEL", help="zoo name, e.g. rtmpose-t (see `edgepose models`)")
-    convert.add_argument("--target", default="onnx", choices=["onnx"],
-                         help="artifact format (default: onnx)")
-    convert.add_argument("--precision", default="fp32", choices=["fp32"], help="weight precision (default: fp32)")
+    convert.add_argument("--target", default=("onnx",), type=_choice_list("onnx", "ncnn", "tflite"),
+                         help="artifact format(s): onnx, ncnn, tflite, comma-separated, or all (default: onnx)")
+    convert.add_argument("--precision", default=("fp32",), type=_choice_list("fp32", "fp16"),
+                         help="fp32, fp16 (weights stored as float16), comma-separated, or all (default: fp32)")
     convert.add_argument("--weights", metavar="PATH_OR_URL",
                          help="checkpoint: an MMPose/MMDet .pth file or URL (http, https, file); for rtmdet-nano "
                               "also a BN-folded ONNX export. Default: download the official checkpoint "
@@ -47,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--output", "-o", metavar="DIR", required=True,
                          help="directory that receives the artifact directory (created if missing)")
     convert.add_argument("--opset", type=int, default=17, help="ONNX opset, 13..17 (default: 17)")
-    convert.add_argument("--overwrite", action="store_true", help="replace an existing artifact directory")
+    convert.add_argument("--verify-image", metavar="IMAGE",
+                         help="verify on this real image instead of seeded noise (pose: the crop of --verify-box); "
+                              "fp16 must then also keep keypoints within 0.5 px / boxes within 1 px")
+    convert.add_argument("--verify-box", metavar="x1,y1,x2,y2", type=_box,
+                         help="person box in --verify-image for pose models (default: the whole image)")
+    convert.add_argument("--overwrite", action="store_true", help="replace existing artifact directories")
     convert.add_argument("--no-verify", dest="verify", action="store_false",
                          help="keep the artifact even if it disagrees with PyTorch (the card still says so)")
     convert.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
@@ -92,6 +98,27 @@ def _add_run_parser(sub) -> None:
     run.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
 
 
+def _choice_list(*choices: str):
+    """argparse type: 'a,b' or 'all' → a tuple of known choices (usage error otherwise)."""
+    def parse(text: str) -> tuple[str, ...]:
+        items = list(choices) if text == "all" else [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if t not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(choices)} or all")
+        return tuple(dict.fromkeys(items))
+    return parse
+
+
+def _box(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"{text!r} is not x1,y1,x2,y2")
+    return values  # type: ignore[return-value]
+
+
 def cmd_models(_: argparse.Namespace) -> int:
     from edgepose.converters.zoo import ZOO
 
@@ -108,17 +135,18 @@ def cmd_models(_: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from edgepose.converters.convert import ConvertOptions, convert
-
-    options = ConvertOptions(target=args.target, precision=args.precision, opset=args.opset, verify=args.verify,
-                             overwrite=args.overwrite, progress=args.progress)
-    path = convert(args.model, args.output, args.weights, options)
     from edgepose.runtimes.card import load_card
 
-    card = load_card(path)
-    if card.verification:
-        status = "passed" if card.verification["passed"] else "FAILED (kept because of --no-verify)"
-        print(f"verification vs PyTorch {status}: {card.verification['summary']}")
-    print(f"wrote {path}")
+    options = ConvertOptions(targets=args.target, precisions=args.precision, opset=args.opset, verify=args.verify,
+                             verify_image=args.verify_image, verify_box=args.verify_box, overwrite=args.overwrite,
+                             progress=args.progress)
+    for path in convert(args.model, args.output, args.weights, options):
+        card = load_card(path)
+        size = sum(f.stat().st_size for f in path.iterdir()) / 1e6
+        check = card.verification
+        status = "not verified" if check is None else (
+            ("verified" if check["passed"] else "FAILED verification (kept: --no-verify)") + f": {check['summary']}")
+        print(f"wrote {path} ({size:.1f} MB); {status}")
     return 0
 
 

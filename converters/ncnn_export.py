@@ -1,0 +1,111 @@
+"""ONNX → NCNN through pnnx, with fp32 or fp16 weights, and fp16-overflow protection for the layers that
+need it.
+
+pnnx writes fp16 weights unless told `fp16=0`; an fp32 artifact must say so (measured on MMPose's RTMPose-t:
+fp16 weights move outputs by 8.6e-3 relative, fp32 by 5.6e-5). ncnn's fp16 arithmetic on ARMv8.2 overflows
+in L2-norm reductions (ScaleNorm) and in the attention products of RTMPose's head (MMDeploy issue, PR
+#1819); those layers get ncnn's per-layer feature mask `31=3` (no fp16 arithmetic, no fp16 storage), so
+they run in fp32 whatever the runtime options say.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgepose.runtimes.errors import ExportError
+
+FP32_LAYER_MASK = 3          # ncnn featmask bits: 1 = no fp16 arithmetic, 2 = no fp16 storage/packing
+_ALWAYS_FP32 = ("Reduction", "MatMul")   # sums over long axes overflow fp16
+_FOLLOW = ("BinaryOp", "Clip", "UnaryOp", "ReLU")  # elementwise consumers of a protected result stay fp32
+
+
+@dataclass(frozen=True)
+class NcnnFiles:
+    param: str                 # file names inside the artifact directory
+    bin: str
+    input_name: str
+    output_names: list[str]    # in the ONNX output order
+    fp32_layers: list[str]     # layers pinned to fp32
+
+
+def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[int, ...], fp16: bool,
+                timeout: float = 600.0) -> NcnnFiles:
+    """Run pnnx on `onnx_path` and write `<stem>.param` / `<stem>.bin` into `directory`."""
+    work = directory / ".pnnx"
+    work.mkdir()
+    param, binary = directory / f"{stem}.param", directory / f"{stem}.bin"
+    shape = "[" + ",".join(str(d) for d in input_shape) + "]"
+    command = [_pnnx_executable(), str(onnx_path), f"inputshape={shape}", f"fp16={int(fp16)}",
+               f"ncnnparam={param}", f"ncnnbin={binary}", f"pnnxparam={work / 'm.pnnx.param'}",
+               f"pnnxbin={work / 'm.pnnx.bin'}", f"pnnxpy={work / 'm_pnnx.py'}", f"pnnxonnx={work / 'm.pnnx.onnx'}",
+               f"ncnnpy={work / 'm_ncnn.py'}"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=work)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ExportError(f"pnnx could not run ({exc}); pip install pnnx") from exc
+    finally:
+        for leftover in work.iterdir():
+            leftover.unlink()
+        work.rmdir()
+    if result.returncode != 0 or not param.is_file() or not binary.is_file():
+        tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
+        raise ExportError(f"pnnx failed to convert {onnx_path.name} (exit {result.returncode}): {tail}")
+    unsupported = [line.split()[0] for line in param.read_text().splitlines()[2:]
+                   if line.split() and line.split()[0].startswith(("pnnx.", "aten::", "F.", "torch.", "Tensor."))]
+    if unsupported:
+        raise ExportError(f"pnnx left operators ncnn cannot run: {sorted(set(unsupported))}")
+    input_name, output_names = _io_blobs(param)
+    fp32_layers = protect_fp16(param)
+    return NcnnFiles(param.name, binary.name, input_name, output_names, fp32_layers)
+
+
+def _pnnx_executable() -> str:
+    candidate = Path(sys.executable).with_name("pnnx")
+    if candidate.is_file():
+        return str(candidate)
+    try:
+        import pnnx  # noqa: F401  (the wheel ships the executable next to the interpreter's scripts)
+    except ImportError as exc:
+        raise ExportError("pnnx is not installed; pip install 'edgepose[convert]'") from exc
+    return "pnnx"
+
+
+def _io_blobs(param: Path) -> tuple[str, list[str]]:
+    """The Input layer's blob and the blobs no layer consumes (the outputs), in file order."""
+    produced, consumed, input_name = [], set(), None
+    for line in param.read_text().splitlines()[2:]:
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        kind, n_in, n_out = parts[0], int(parts[2]), int(parts[3])
+        bottoms, tops = parts[4:4 + n_in], parts[4 + n_in:4 + n_in + n_out]
+        consumed.update(bottoms)
+        if kind == "Input":
+            input_name = tops[0]
+        produced += tops
+    outputs = [b for b in produced if b not in consumed and b != input_name]
+    if input_name is None or not outputs:
+        raise ExportError(f"{param.name} has no Input layer or no outputs")
+    return input_name, sorted(outputs, key=lambda name: int(name[3:]) if name[3:].isdigit() else name)
+
+
+def protect_fp16(param: Path) -> list[str]:
+    """Add `31=3` to reductions, matmuls and the elementwise layers right after them; return their names."""
+    lines = param.read_text().splitlines()
+    protected_blobs: set[str] = set()
+    names = []
+    for i, line in enumerate(lines[2:], start=2):
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        kind, name, n_in, n_out = parts[0], parts[1], int(parts[2]), int(parts[3])
+        bottoms, tops = parts[4:4 + n_in], parts[4 + n_in:4 + n_in + n_out]
+        if kind in _ALWAYS_FP32 or (kind in _FOLLOW and protected_blobs.intersection(bottoms)):
+            if not any(p.startswith("31=") for p in parts[4 + n_in + n_out:]):
+                lines[i] = f"{line} 31={FP32_LAYER_MASK}"
+            protected_blobs.update(tops)
+            names.append(name)
+    param.write_text("\n".join(lines) + "\n")
+    return names

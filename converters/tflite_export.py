@@ -1,0 +1,95 @@
+"""PyTorch → TFLite with litert-torch (no TensorFlow; keeps torch 2.13), fp32 or fp16 weights.
+
+Why not onnx2tf: it needs TensorFlow (2.5 GB) and mis-converted MMPose's own RTMPose-t ONNX here (the
+head's 17×8×6 → 17×48 flatten came out transposed). litert-torch traces the PyTorch model directly.
+The artifact takes NHWC float input (what Android bitmaps give) and has one named float output per role;
+fp16 stores weights as float16 (ai-edge-quantizer float casting) and computes in float32.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from edgepose.runtimes.errors import ExportError
+
+log = logging.getLogger(__name__)
+
+
+class _NHWCNamed(nn.Module):
+    """NHWC input → the NCHW model → {output name: tensor} (names become TFLite signature outputs)."""
+
+    def __init__(self, model: nn.Module, output_names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.model = model
+        self.output_names = output_names
+
+    def forward(self, input: torch.Tensor) -> dict[str, torch.Tensor]:  # noqa: A002 (signature input name)
+        out = self.model(input.permute(0, 3, 1, 2))
+        out = out if isinstance(out, tuple) else (out,)
+        return dict(zip(self.output_names, out))
+
+
+@dataclass(frozen=True)
+class TFLiteFiles:
+    model: str                   # file name inside the artifact directory
+    input_name: str              # tensor names as the interpreter reports them
+    output_names: list[str]      # in the model's output order
+
+
+def export_tflite(model: nn.Module, directory: Path, stem: str, input_shape_nhwc: tuple[int, int, int, int],
+                  output_names: tuple[str, ...], fp16: bool) -> TFLiteFiles:
+    """Convert `model` (NCHW) to `<stem>.tflite` with NHWC input; fp16 casts weights to float16."""
+    try:
+        import litert_torch
+    except ImportError as exc:
+        raise ExportError("litert-torch is not installed; pip install 'edgepose[convert]'") from exc
+    path = directory / f"{stem}.tflite"
+    wrapper = _NHWCNamed(model.eval(), output_names).eval()
+    sample = {"input": torch.zeros(input_shape_nhwc)}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            edge_model = litert_torch.convert(wrapper, sample_kwargs=sample)
+        edge_model.export(str(path))
+    except Exception as exc:  # litert-torch raises many unrelated types
+        raise ExportError(f"litert-torch could not convert {stem}: {str(exc).splitlines()[0][:200]}") from exc
+    if fp16:
+        _cast_weights_fp16(path)
+    return TFLiteFiles(path.name, *_tensor_names(path, output_names))
+
+
+def _cast_weights_fp16(path: Path) -> None:
+    from ai_edge_quantizer import quantizer
+
+    recipe = [{"regex": ".*", "operation": "*", "algorithm_key": "float_casting",
+               "op_config": {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"},
+                             "compute_precision": "FLOAT", "explicit_dequantize": True}}]
+    tmp = path.with_suffix(".fp16.tflite")
+    try:
+        quantizer.Quantizer(str(path), recipe).quantize(enable_progress_bar=False).export_model(str(tmp),
+                                                                                               overwrite=True)
+    except Exception as exc:
+        raise ExportError(f"ai-edge-quantizer could not cast {path.name} to fp16: {exc}") from exc
+    os.replace(tmp, path)
+
+
+def _tensor_names(path: Path, output_names: tuple[str, ...]) -> tuple[str, list[str]]:
+    """Interpreter tensor names of the signature's input and of each named output."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    signature = interpreter.get_signature_runner()
+    inputs = signature.get_input_details()
+    outputs = signature.get_output_details()
+    missing = [n for n in output_names if n not in outputs]
+    if missing or "input" not in inputs:
+        raise ExportError(f"{path.name}: signature lacks {missing or ['input']}")
+    by_index = {d["index"]: d["name"] for d in interpreter.get_output_details()}
+    input_name = next(d["name"] for d in interpreter.get_input_details() if d["index"] == inputs["input"]["index"])
+    return input_name, [by_index[outputs[n]["index"]] for n in output_names]

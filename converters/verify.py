@@ -1,0 +1,138 @@
+"""Check an artifact against PyTorch by running it through `edgepose.runtimes`, the code that runs it on
+the device. Raw outputs are compared (max |diff|, cosine), then decoded: keypoint displacement in input
+pixels for pose models, box corner displacement for detectors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from edgepose.runtimes.backends import open_backend
+from edgepose.runtimes.card import InputSpec, load_card
+from edgepose.runtimes.detector import Detector, letterbox
+from edgepose.runtimes.errors import ConfigError
+from edgepose.runtimes.pose import PoseModel
+from edgepose.runtimes.preprocess import crop_person, to_network_input
+from edgepose.runtimes.tracker import greedy_match, iou_matrix
+
+FP32_TOLERANCE = 1e-3     # max|diff| ≤ tol · max(1, max|ref|)
+FP16_MIN_COSINE = 0.999
+FP16_MAX_KEYPOINT_PX = 0.5  # enforced on real images only: on noise, random-weight argmaxes are ties
+FP16_MAX_BOX_PX = 1.0
+
+
+@dataclass(frozen=True)
+class ProbeInput:
+    nchw: np.ndarray   # (1, 3, H, W) float32, normalized as the model expects
+    real: bool         # a real image (decoded results are meaningful) or seeded noise
+    description: str
+
+    @classmethod
+    def create(cls, task: str, input_hw: tuple[int, int], color: str, mean, std, image: str | None = None,
+               box: tuple[float, float, float, float] | None = None) -> "ProbeInput":
+        h, w = input_hw
+        if image is None:
+            noise = np.random.default_rng(0).standard_normal((1, 3, h, w)).astype(np.float32)
+            return cls(noise, False, "seeded standard normal")
+        pixels = cv2.imread(image, cv2.IMREAD_COLOR)
+        if pixels is None:
+            raise ConfigError(f"--verify-image {image} could not be read as an image")
+        spec = InputSpec("input", [1, 3, h, w], "NCHW", "float32", color, list(mean), list(std))
+        if task == "pose":
+            box = box or (0.0, 0.0, float(pixels.shape[1]), float(pixels.shape[0]))
+            crop, _, _ = crop_person(pixels, np.asarray(box, np.float32), (w, h), 1.25)
+            return cls(to_network_input(crop[None], spec), True, f"{Path(image).name} box {list(box)}")
+        canvas, _ = letterbox(pixels, (h, w))
+        return cls(to_network_input(canvas[None], spec), True, f"{Path(image).name} letterboxed")
+
+
+def ambiguous_keypoints(ref: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> np.ndarray:
+    """(N, K) mask of keypoints whose reference maximum is a tie at the artifact's error level: the best
+    location away from the argmax (more than one cell) is within twice the channel's max |diff| of the peak.
+    Their argmax may jump anywhere, so displacement says nothing about fidelity there (typical of
+    random-weight models, rare with trained ones); they are counted, not judged."""
+    def tied(r: np.ndarray, g: np.ndarray) -> np.ndarray:
+        flat_r = r.reshape(*r.shape[:2], -1)
+        eps = np.abs(flat_r - g.reshape(flat_r.shape)).max(-1)
+        top = flat_r.argmax(-1)
+        spatial = r.shape[2:]
+        coords = np.stack(np.unravel_index(np.arange(flat_r.shape[-1]), spatial), -1)  # (L, dims)
+        peak = np.stack(np.unravel_index(top, spatial), -1)                             # (N, K, dims)
+        far = np.abs(coords[None, None] - peak[..., None, :]).max(-1) > 1
+        second = np.where(far, flat_r, -np.inf).max(-1)
+        ties = flat_r.max(-1) - second <= 2 * eps
+        if r.ndim == 4:  # heatmaps: the quarter-offset sign compares the two neighbours of the peak
+            h, w = spatial
+            py, px = peak[..., 0], peak[..., 1]
+            n, k = np.meshgrid(np.arange(r.shape[0]), np.arange(r.shape[1]), indexing="ij")
+            dx = r[n, k, py, np.clip(px + 1, 0, w - 1)] - r[n, k, py, np.clip(px - 1, 0, w - 1)]
+            dy = r[n, k, np.clip(py + 1, 0, h - 1), px] - r[n, k, np.clip(py - 1, 0, h - 1), px]
+            ties |= (np.abs(dx) <= 2 * eps) | (np.abs(dy) <= 2 * eps)
+        return ties
+
+    if "simcc_x" in ref:
+        return tied(ref["simcc_x"], got["simcc_x"]) | tied(ref["simcc_y"], got["simcc_y"])
+    if "heatmaps" in ref:
+        return tied(ref["heatmaps"], got["heatmaps"])
+    return np.zeros(ref["keypoints"].shape[:1] + (ref["keypoints"].shape[-2],), bool)
+
+
+def verify_artifact(directory: Path, model: nn.Module, probe: ProbeInput, precision: str) -> dict[str, Any]:
+    """Compare the artifact in `directory` with `model` on `probe`; returns the card's `verification` block."""
+    card = load_card(directory)
+    feed = probe.nchw if card.input.layout == "NCHW" else np.ascontiguousarray(probe.nchw.transpose(0, 2, 3, 1))
+    got = open_backend(card, directory).run(feed)
+    with torch.no_grad():
+        ref_t = model(torch.from_numpy(probe.nchw))
+    ref_list = [t.numpy() for t in (ref_t if isinstance(ref_t, tuple) else (ref_t,))]
+    ref = {spec.name: arr for spec, arr in zip(card.outputs, ref_list)}
+    per_output, passed = {}, True
+    for spec in card.outputs:
+        r, g = ref[spec.name], got[spec.name].reshape(ref[spec.name].shape)
+        diff = float(np.abs(r - g).max())
+        cos = float(np.dot(r.ravel(), g.ravel()) / (np.linalg.norm(r) * np.linalg.norm(g) + 1e-12))
+        entry = {"max_abs_diff": diff, "cosine": cos}
+        if precision == "fp32":
+            entry["tolerance"] = FP32_TOLERANCE * max(1.0, float(np.abs(r).max()))
+            passed &= diff <= entry["tolerance"]
+        else:
+            passed &= cos >= FP16_MIN_COSINE
+        per_output[spec.role if spec.stride is None else f"{spec.role}_s{spec.stride}"] = entry
+        got[spec.name] = g
+    result: dict[str, Any] = {"against": "pytorch", "input": probe.description, "outputs": per_output}
+    if card.task == "pose":
+        pose = PoseModel(directory)
+        by_role_ref = {s.role: ref[s.name] for s in card.outputs}
+        by_role_got = {s.role: got[s.name] for s in card.outputs}
+        k_ref, _ = pose.decode(by_role_ref)
+        k_got, _ = pose.decode(by_role_got)
+        shift = np.linalg.norm(k_ref - k_got, axis=-1)
+        tied = ambiguous_keypoints(by_role_ref, by_role_got)
+        judged = shift[~tied] if (~tied).any() else np.zeros(1)
+        result["keypoint_displacement_px"] = {"max": float(judged.max()), "mean": float(judged.mean()),
+                                              "ambiguous_keypoints": int(tied.sum())}
+        if precision != "fp32" and probe.real:
+            passed &= float(judged.max()) <= FP16_MAX_KEYPOINT_PX
+    else:
+        det = Detector(directory)
+        size = (card.input.height, card.input.width)
+        a, b = det.decode(ref, 1.0, size), det.decode(got, 1.0, size)
+        pairs = greedy_match(iou_matrix(a.boxes, b.boxes), 0.5) if len(a) and len(b) else []
+        moved = max((float(np.abs(a.boxes[i] - b.boxes[j]).max()) for i, j in pairs), default=0.0)
+        result["boxes"] = {"pytorch": len(a), "artifact": len(b), "matched": len(pairs), "max_corner_shift_px": moved}
+        if probe.real:
+            passed &= len(a) == len(b) == len(pairs) and moved <= (FP16_MAX_BOX_PX if precision != "fp32" else 0.1)
+    worst = min(per_output, key=lambda n: per_output[n]["cosine"])
+    result["passed"] = bool(passed)
+    result["summary"] = (f"worst output {worst}: max|diff| {per_output[worst]['max_abs_diff']:.3g}, "
+                         f"cosine {per_output[worst]['cosine']:.6f}")
+    if "keypoint_displacement_px" in result:
+        result["summary"] += f"; keypoints moved ≤ {result['keypoint_displacement_px']['max']:.2f} px"
+    if "boxes" in result:
+        result["summary"] += f"; boxes moved ≤ {result['boxes']['max_corner_shift_px']:.2f} px"
+    return result
