@@ -28,7 +28,7 @@ class Pipeline:
     """
 
     def __init__(self, pose: PoseModel, detector: Detector | None = None, boxes: np.ndarray | None = None,
-                 config: TrackerConfig = TrackerConfig(), det_score: float = 0.5) -> None:
+                 config: TrackerConfig | None = None, det_score: float = 0.5) -> None:
         if (detector is None) == (boxes is None):
             raise ConfigError("a pipeline needs exactly one of a detector (--det) or fixed boxes (--boxes)")
         if not 0 <= det_score <= 1:
@@ -37,7 +37,7 @@ class Pipeline:
         self.detector = detector
         self.boxes = None if boxes is None else np.asarray(boxes, np.float32).reshape(-1, 4)
         self.det_score = det_score
-        self.tracker = Tracker(config, pose.card.sigmas or [0.05] * pose.num_keypoints)
+        self.tracker = Tracker(config or TrackerConfig(), pose.card.sigmas or [0.05] * pose.num_keypoints)
         self.times = StageTimes()
 
     def __call__(self, frame: np.ndarray) -> FrameResult:

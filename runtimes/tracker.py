@@ -10,7 +10,7 @@ almost equally with two candidates; greedy needs no scipy and is easy to reason 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
