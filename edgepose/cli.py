@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         "convert", help="convert a zoo model into an artifact directory (model files + edgepose.json)",
         description="Build a zoo model in PyTorch, load its checkpoint, export it, check the export against "
                     "PyTorch and write <OUTPUT>/<model>-<target>-<precision>/ with the model files and "
-                    "edgepose.json. Nothing is written if any step fails.",
+                    "edgepose.json. Each artifact directory appears only once it is complete and verified; a failing "
+                    "step leaves nothing of that artifact behind.",
         epilog=EPILOG_CONVERT, formatter_class=argparse.RawDescriptionHelpFormatter)
     convert.add_argument("model", metavar="MODEL", help="zoo name, e.g. rtmpose-t (see `edgepose models`)")
     convert.add_argument("--target", default=("onnx",), type=_choice_list("onnx", "ncnn", "tflite"),
