@@ -2,7 +2,9 @@
 need it.
 
 pnnx writes fp16 weights unless told `fp16=0`; an fp32 artifact must say so (measured on MMPose's RTMPose-t:
-fp16 weights move outputs by 8.6e-3 relative, fp32 by 5.6e-5). ncnn's fp16 arithmetic on ARMv8.2 overflows
+fp16 weights move outputs by 8.6e-3 relative, fp32 by 5.6e-5). For fp16 artifacts pnnx still writes fp32 and
+`ncnn_bin.cast_weights_fp16` stores only weights of ≥ 4096 elements as fp16, the policy of the ONNX writer
+(casting every weight, as pnnx does, drops LiteHRNet-30's heatmap cosine to 0.991). ncnn's fp16 arithmetic on ARMv8.2 overflows
 in L2-norm reductions (ScaleNorm) and in the attention products of RTMPose's head (MMDeploy issue, PR
 #1819); those layers get ncnn's per-layer feature mask `31=3` (no fp16 arithmetic, no fp16 storage), so
 they run in fp32 whatever the runtime options say.
@@ -15,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgepose.runtimes.errors import ExportError
+
+from .ncnn_bin import cast_weights_fp16
+from .onnx_export import FP16_MIN_ELEMENTS
 
 FP32_LAYER_MASK = 3          # ncnn featmask bits: 1 = no fp16 arithmetic, 2 = no fp16 storage/packing
 _ALWAYS_FP32 = ("Reduction", "MatMul")   # sums over long axes overflow fp16
@@ -37,7 +42,7 @@ def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[
     work.mkdir()
     param, binary = directory / f"{stem}.param", directory / f"{stem}.bin"
     shape = "[" + ",".join(str(d) for d in input_shape) + "]"
-    command = [_pnnx_executable(), str(onnx_path), f"inputshape={shape}", f"fp16={int(fp16)}",
+    command = [_pnnx_executable(), str(onnx_path), f"inputshape={shape}", "fp16=0",
                f"ncnnparam={param}", f"ncnnbin={binary}", f"pnnxparam={work / 'm.pnnx.param'}",
                f"pnnxbin={work / 'm.pnnx.bin'}", f"pnnxpy={work / 'm_pnnx.py'}", f"pnnxonnx={work / 'm.pnnx.onnx'}",
                f"ncnnpy={work / 'm_ncnn.py'}"]
@@ -57,6 +62,10 @@ def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[
     if unsupported:
         raise ExportError(f"pnnx left operators ncnn cannot run: {sorted(set(unsupported))}")
     input_name, output_names = _io_blobs(param)
+    if fp16:
+        half = binary.with_suffix(".fp16.bin")
+        cast_weights_fp16(param, binary, half, FP16_MIN_ELEMENTS)
+        half.replace(binary)
     fp32_layers = protect_fp16(param)
     return NcnnFiles(param.name, binary.name, input_name, output_names, fp32_layers)
 

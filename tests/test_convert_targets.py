@@ -16,9 +16,9 @@ from .conftest import POSE_MODELS, RTMDET_ONNX, SHARED, need, reference, run_cli
 COCO = SHARED / "data" / "mmpose" / "tests" / "data" / "coco"
 TARGETS = ("onnx", "ncnn", "tflite")
 # LiteHRNet-30 with the reference (random) weights: rounding every weight to fp16 drops the heatmap cosine
-# to 0.991-0.994 on pnnx and litert alike. The ONNX writer keeps small weights in fp32 and passes; the
-# ncnn and TFLite fp16 artifacts are refused by verification (see the test below).
-REFUSED_FP16 = {("litehrnet-30", "ncnn"), ("litehrnet-30", "tflite")}
+# to 0.991-0.994. The ONNX and ncnn writers keep small weights in fp32 and pass; litert casts every weight,
+# so that TFLite fp16 artifact is refused by verification (see the test below).
+REFUSED_FP16 = {("litehrnet-30", "tflite")}
 
 
 def verify_args(model: str) -> list[str]:
@@ -115,3 +115,20 @@ def test_run_on_vtest_with_ncnn_detector_and_tflite_pose(matrix, tmp_path):
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 795 and np.mean([len(r["persons"]) for r in records]) >= 2
+
+
+@pytest.mark.slow
+def test_ncnn_bin_rewrite_round_trips_and_casts_only_large_weights(matrix, tmp_path):
+    from edgepose.converters.ncnn_bin import TAG_FP16, blob_layout, cast_weights_fp16
+
+    for model in (*POSE_MODELS, "rtmdet-nano"):
+        directory = matrix / f"{model}-ncnn-fp32"
+        param, binary = directory / f"{model}.param", directory / f"{model}.bin"
+        same = tmp_path / "same.bin"
+        assert cast_weights_fp16(param, binary, same, 10**12) == 0
+        assert same.read_bytes() == binary.read_bytes(), f"{model}: parsing and rewriting changed the .bin"
+        half = tmp_path / "half.bin"
+        cast = cast_weights_fp16(param, binary, half, 4096)
+        large = sum(1 for _, blobs in blob_layout(param) for n, kind in blobs if kind == 0 and n >= 4096)
+        assert cast == large > 0 and half.stat().st_size < 0.7 * binary.stat().st_size
+        assert TAG_FP16.to_bytes(4, "little") in half.read_bytes()

@@ -1,0 +1,93 @@
+"""Read and rewrite ncnn `.bin` weight files (layout: ../shared/ncnn-int8-format.md §1.2).
+
+A `.bin` is the concatenation of each layer's weight blobs in `.param` order, with no index: each blob is
+either tagged (4-byte tag, then fp32 / fp16 / ... data padded to 4 bytes) or raw fp32. `blob_layout` works
+out, from the `.param`, which blobs each layer reads; `cast_weights_fp16` then stores the large tagged
+weights as fp16 and keeps small ones (depthwise kernels, squeeze-excitation layers) and raw blobs in fp32.
+"""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from edgepose.runtimes.errors import ExportError
+
+TAG_FP32 = 0x00000000
+TAG_FP32_RAW = 0x0002C056
+TAG_FP16 = 0x01306B47
+TAGGED, RAW = 0, 1
+
+# layer types that read no weights from the .bin
+_WEIGHTLESS = {"Input", "Split", "Concat", "Slice", "BinaryOp", "UnaryOp", "Pooling", "Interp", "ReLU", "Clip",
+               "Sigmoid", "Swish", "HardSigmoid", "HardSwish", "ShuffleChannel", "Reshape", "Permute", "Flatten",
+               "Squeeze", "ExpandDims", "Reduction", "MatMul", "Softmax", "Crop", "Padding", "Eltwise", "Dropout",
+               "Noop", "Cast"}
+
+
+def _params(tokens: list[str]) -> dict[int, float]:
+    params = {}
+    for token in tokens:
+        key, _, value = token.partition("=")
+        if key.lstrip("-").isdigit() and int(key) >= 0 and "," not in value:
+            params[int(key)] = float(value)
+    return params
+
+
+def blob_layout(param: Path) -> list[tuple[str, list[tuple[int, int]]]]:
+    """Per layer with weights: (name, [(element count, TAGGED or RAW), ...]) in file order."""
+    layout = []
+    for line in param.read_text().splitlines()[2:]:
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        kind, name, n_in, n_out = parts[0], parts[1], int(parts[2]), int(parts[3])
+        p = _params(parts[4 + n_in + n_out:])
+        g = lambda key, default=0: int(p.get(key, default))  # noqa: E731
+        if kind in ("Convolution", "ConvolutionDepthWise", "Deconvolution", "DeconvolutionDepthWise"):
+            blobs = [(g(6), TAGGED)] + ([(g(0), RAW)] if g(5) else [])
+        elif kind == "InnerProduct":
+            blobs = [(g(2), TAGGED)] + ([(g(0), RAW)] if g(1) else [])
+        elif kind == "Gemm":
+            m, n, k = g(7), g(8), g(9)
+            blobs = ([(m * k, TAGGED)] if g(4) else []) + ([(n * k, TAGGED)] if g(5) else [])
+            if g(6) and g(10, -1) != -1:
+                blobs.append(({0: 1, 1: m, 2: m, 3: m * n, 4: n}[g(10)], RAW))
+        elif kind == "MemoryData":
+            blobs = [(max(g(0), 1) * max(g(1), 1) * max(g(11), 1) * max(g(2), 1), RAW)]
+        elif kind in _WEIGHTLESS:
+            continue
+        else:
+            raise ExportError(f"{param.name}: layer type {kind} ({name}) has an unknown weight layout")
+        layout.append((name, blobs))
+    return layout
+
+
+def cast_weights_fp16(param: Path, src: Path, dst: Path, min_elements: int) -> int:
+    """Rewrite `src` (fp32 weights) into `dst`, storing tagged blobs of ≥ `min_elements` as fp16; returns the
+    number of blobs cast. Raises ExportError when the file does not match the layout of `param`."""
+    data = src.read_bytes()
+    out = bytearray()
+    pos, cast = 0, 0
+    for name, blobs in blob_layout(param):
+        for count, kind in blobs:
+            if kind == RAW:
+                out += data[pos:pos + 4 * count]
+                pos += 4 * count
+                continue
+            (tag,) = struct.unpack_from("<I", data, pos)
+            if tag not in (TAG_FP32, TAG_FP32_RAW):
+                raise ExportError(f"{src.name}: {name} is not stored as fp32 (tag {tag:#010x})")
+            values = np.frombuffer(data, np.float32, count, pos + 4)
+            pos += 4 + 4 * count
+            if count >= min_elements:
+                half = values.astype(np.float16).tobytes()
+                out += struct.pack("<I", TAG_FP16) + half + b"\0" * (-len(half) % 4)
+                cast += 1
+            else:
+                out += struct.pack("<I", TAG_FP32) + values.tobytes()
+    if pos != len(data):
+        raise ExportError(f"{src.name}: read {pos} of {len(data)} bytes; the .bin does not match its .param")
+    dst.write_bytes(bytes(out))
+    return cast
