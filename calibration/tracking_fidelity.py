@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgepose.runtimes.pipeline import FrameResult
-from edgepose.runtimes.tracker import greedy_match, iou_matrix
+from edgepose.runtimes.boxes import greedy_match, iou_matrix
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,13 @@ _WEIGHTLESS = {"Input", "Split", "Concat", "Slice", "BinaryOp", "UnaryOp", "Pool
                "Noop", "Cast"}
 
 
-def _params(tokens: list[str]) -> dict[int, float]:
+def _params(tokens: list[str]) -> dict[int, int]:
+    """Scalar `key=value` layer parameters as integers (array and float-only keys are not needed here)."""
     params = {}
     for token in tokens:
         key, _, value = token.partition("=")
         if key.lstrip("-").isdigit() and int(key) >= 0 and "," not in value:
-            params[int(key)] = float(value)
+            params[int(key)] = int(float(value))
     return params
 
 
@@ -43,19 +44,18 @@ def blob_layout(param: Path) -> list[tuple[str, list[tuple[int, int]]]]:
         if len(parts) < 4:
             continue
         kind, name, n_in, n_out = parts[0], parts[1], int(parts[2]), int(parts[3])
-        p = _params(parts[4 + n_in + n_out:])
-        g = lambda key, default=0: int(p.get(key, default))  # noqa: E731
+        g = _params(parts[4 + n_in + n_out:]).get
         if kind in ("Convolution", "ConvolutionDepthWise", "Deconvolution", "DeconvolutionDepthWise"):
-            blobs = [(g(6), TAGGED)] + ([(g(0), RAW)] if g(5) else [])
+            blobs = [(g(6, 0), TAGGED)] + ([(g(0, 0), RAW)] if g(5, 0) else [])
         elif kind == "InnerProduct":
-            blobs = [(g(2), TAGGED)] + ([(g(0), RAW)] if g(1) else [])
+            blobs = [(g(2, 0), TAGGED)] + ([(g(0, 0), RAW)] if g(1, 0) else [])
         elif kind == "Gemm":
-            m, n, k = g(7), g(8), g(9)
-            blobs = ([(m * k, TAGGED)] if g(4) else []) + ([(n * k, TAGGED)] if g(5) else [])
-            if g(6) and g(10, -1) != -1:
+            m, n, k = g(7, 0), g(8, 0), g(9, 0)
+            blobs = ([(m * k, TAGGED)] if g(4, 0) else []) + ([(n * k, TAGGED)] if g(5, 0) else [])
+            if g(6, 0) and g(10, -1) != -1:
                 blobs.append(({0: 1, 1: m, 2: m, 3: m * n, 4: n}[g(10)], RAW))
         elif kind == "MemoryData":
-            blobs = [(max(g(0), 1) * max(g(1), 1) * max(g(11), 1) * max(g(2), 1), RAW)]
+            blobs = [(max(g(0, 1), 1) * max(g(1, 1), 1) * max(g(11, 1), 1) * max(g(2, 1), 1), RAW)]
         elif kind in _WEIGHTLESS:
             continue
         else:

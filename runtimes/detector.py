@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .backends import BackendOptions, open_backend
+from .boxes import nms
 from .card import ModelCard, load_card
 from .errors import ConfigError
 from .preprocess import to_network_input
@@ -43,25 +44,6 @@ def letterbox(image: np.ndarray, size_hw: tuple[int, int], pad_value: int = 114)
     canvas = np.full((size_hw[0], size_hw[1], 3), pad_value, np.uint8)
     canvas[:new_h, :new_w] = resized
     return canvas, scale
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression, highest score first."""
-    order = np.argsort(-scores, kind="stable")
-    areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(i)
-        rest = order[1:]
-        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
-        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
-        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
-        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
-        inter = (xx2 - xx1).clip(0) * (yy2 - yy1).clip(0)
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = rest[iou <= iou_threshold]
-    return np.asarray(keep, np.int64)
 
 
 class Detector:

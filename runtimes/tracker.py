@@ -15,6 +15,7 @@ from enum import Enum
 
 import numpy as np
 
+from .boxes import greedy_match, iou_matrix
 from .errors import ConfigError
 from .smoothing import OneEuroFilter
 
@@ -74,33 +75,6 @@ class Person:
     box: np.ndarray                 # (4,) float32 xyxy image pixels (smoothed when smoothing is on)
     keypoints: np.ndarray           # (K, 2) float32 image pixels (smoothed when smoothing is on)
     scores: np.ndarray              # (K,) float32
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, 4) × (M, 4) xyxy → (N, M) IoU."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod((rb - lt).clip(0), axis=2)
-    area_a = np.prod((a[:, 2:] - a[:, :2]).clip(0), axis=1)
-    area_b = np.prod((b[:, 2:] - b[:, :2]).clip(0), axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
-def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """Pairs (row, col) taken best-IoU first, each row and column at most once, IoU ≥ threshold."""
-    pairs = []
-    if iou.size == 0:
-        return pairs
-    used_r, used_c = set(), set()
-    for flat in np.argsort(-iou, axis=None, kind="stable"):
-        r, c = divmod(int(flat), iou.shape[1])
-        if iou[r, c] < threshold:
-            break
-        if r not in used_r and c not in used_c:
-            pairs.append((r, c))
-            used_r.add(r)
-            used_c.add(c)
-    return pairs
 
 
 def oks(a: np.ndarray, b: np.ndarray, sigmas: np.ndarray, area: float, visible: np.ndarray) -> float:

@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edgepose.runtimes.detector import Detector, letterbox, nms
+from edgepose.runtimes.boxes import greedy_match, iou_matrix, nms
+from edgepose.runtimes.detector import Detector, letterbox
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.third_party import wrap
-from edgepose.runtimes.tracker import greedy_match, iou_matrix
 
 from .conftest import RTMDET_ONNX, SHARED, need, run_cli
 

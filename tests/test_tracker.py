@@ -9,8 +9,8 @@ import pytest
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.keypoints import COCO17_SIGMAS
 from edgepose.runtimes.smoothing import OneEuroFilter
-from edgepose.runtimes.tracker import (Tracker, TrackerConfig, TrackState, greedy_match, iou_matrix, keypoint_box,
-                                       oks)
+from edgepose.runtimes.boxes import greedy_match, iou_matrix
+from edgepose.runtimes.tracker import Tracker, TrackerConfig, TrackState, keypoint_box, oks
 
 from .conftest import REPO
 
