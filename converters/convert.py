@@ -109,6 +109,9 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
                               options.verify_box)
     source = {"model": spec.name, "family": spec.family, "config": spec.config, "checkpoint": weights or spec.url,
               "sha256": sha256_of(weights_path), "official_url": spec.url, "reported_coco_ap": spec.ap}
+    with torch.no_grad():
+        outs = model(torch.zeros(1, 3, *spec.input_hw))
+    output_shapes = [tuple(t.shape) for t in (outs if isinstance(outs, tuple) else (outs,))]
     written = []
     with tempfile.TemporaryDirectory(prefix="edgepose-onnx-") as scratch:
         onnx_fp32 = Path(scratch) / f"{spec.name}.onnx"
@@ -119,7 +122,7 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
             final = output / artifact_name(spec, target, precision)
             start = time.perf_counter()
             with atomic_directory(final, options.overwrite) as tmp:
-                card = _build(spec, model, onnx_fp32, target, precision, tmp, source, options.opset)
+                card = _build(spec, model, onnx_fp32, target, precision, tmp, source, options.opset, output_shapes)
                 card.save(tmp)
                 if options.verify:
                     with quiet("runtime"):
@@ -136,7 +139,7 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
 
 
 def _build(spec: ModelSpec, model: nn.Module, onnx_fp32: Path, target: str, precision: str, directory: Path,
-           source: dict[str, Any], opset: int) -> ModelCard:
+           source: dict[str, Any], opset: int, output_shapes: list[tuple[int, ...]]) -> ModelCard:
     """Write the model files of one artifact into `directory` and return its card (not yet verified)."""
     h, w = spec.input_hw
     names = tuple(model.output_names)
@@ -164,14 +167,11 @@ def _build(spec: ModelSpec, model: nn.Module, onnx_fp32: Path, target: str, prec
             tfl = export_tflite(model, directory, spec.name, (1, h, w, 3), names, fp16)
         files, input_name, tensor_names = {"model": tfl.model}, tfl.input_name, tfl.output_names
         input_shape, layout = [1, h, w, 3], "NHWC"
-    with torch.no_grad():
-        ref = model(torch.zeros(1, 3, h, w))
-    ref = ref if isinstance(ref, tuple) else (ref,)
     outputs = []
-    for role_name, tensor_name, arr in zip(names, tensor_names, ref):
+    for role_name, tensor_name, shape in zip(names, tensor_names, output_shapes):
         stride = int(role_name.rsplit("_s", 1)[1]) if spec.task == "detection" else None
         role = role_name.split("_")[0] if spec.task == "detection" else role_name
-        outputs.append(OutputSpec(name=tensor_name, role=role, shape=[-1 if dynamic else 1, *arr.shape[1:]],
+        outputs.append(OutputSpec(name=tensor_name, role=role, shape=[-1 if dynamic else 1, *shape[1:]],
                                   stride=stride))
     return ModelCard(
         task=spec.task, format=target, files=files,

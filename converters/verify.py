@@ -12,13 +12,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgepose.runtimes.backends import open_backend
 from edgepose.runtimes.card import InputSpec, load_card
 from edgepose.runtimes.detector import Detector, letterbox
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.pose import PoseModel
 from edgepose.runtimes.preprocess import crop_person, to_network_input
-from edgepose.runtimes.tracker import greedy_match, iou_matrix
+from edgepose.runtimes.boxes import greedy_match, iou_matrix
 
 FP32_TOLERANCE = 1e-3     # max|diff| ≤ tol · max(1, max|ref|)
 FP16_MIN_COSINE = 0.999
@@ -86,7 +85,8 @@ def verify_artifact(directory: Path, model: nn.Module, probe: ProbeInput, precis
     """Compare the artifact in `directory` with `model` on `probe`; returns the card's `verification` block."""
     card = load_card(directory)
     feed = probe.nchw if card.input.layout == "NCHW" else np.ascontiguousarray(probe.nchw.transpose(0, 2, 3, 1))
-    got = open_backend(card, directory).run(feed)
+    runner = PoseModel(directory) if card.task == "pose" else Detector(directory)  # opens the backend once
+    got = runner.backend.run(feed)
     with torch.no_grad():
         ref_t = model(torch.from_numpy(probe.nchw))
     ref_list = [t.numpy() for t in (ref_t if isinstance(ref_t, tuple) else (ref_t,))]
@@ -105,12 +105,11 @@ def verify_artifact(directory: Path, model: nn.Module, probe: ProbeInput, precis
         per_output[spec.role if spec.stride is None else f"{spec.role}_s{spec.stride}"] = entry
         got[spec.name] = g
     result: dict[str, Any] = {"against": "pytorch", "input": probe.description, "outputs": per_output}
-    if card.task == "pose":
-        pose = PoseModel(directory)
+    if isinstance(runner, PoseModel):
         by_role_ref = {s.role: ref[s.name] for s in card.outputs}
         by_role_got = {s.role: got[s.name] for s in card.outputs}
-        k_ref, _ = pose.decode(by_role_ref)
-        k_got, _ = pose.decode(by_role_got)
+        k_ref, _ = runner.decode(by_role_ref)
+        k_got, _ = runner.decode(by_role_got)
         shift = np.linalg.norm(k_ref - k_got, axis=-1)
         tied = ambiguous_keypoints(by_role_ref, by_role_got)
         judged = shift[~tied] if (~tied).any() else np.zeros(1)
@@ -119,9 +118,8 @@ def verify_artifact(directory: Path, model: nn.Module, probe: ProbeInput, precis
         if precision != "fp32" and probe.real:
             passed &= float(judged.max()) <= FP16_MAX_KEYPOINT_PX
     else:
-        det = Detector(directory)
         size = (card.input.height, card.input.width)
-        a, b = det.decode(ref, 1.0, size), det.decode(got, 1.0, size)
+        a, b = runner.decode(ref, 1.0, size), runner.decode(got, 1.0, size)
         pairs = greedy_match(iou_matrix(a.boxes, b.boxes), 0.5) if len(a) and len(b) else []
         moved = max((float(np.abs(a.boxes[i] - b.boxes[j]).max()) for i, j in pairs), default=0.0)
         result["boxes"] = {"pytorch": len(a), "artifact": len(b), "matched": len(pairs), "max_corner_shift_px": moved}
