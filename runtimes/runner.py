@@ -40,8 +40,9 @@ def parse_boxes(text: str) -> np.ndarray:
     return np.asarray(boxes, np.float32)
 
 
-def frame_record(result: FrameResult, name: str | None = None) -> dict:
-    record = {"frame": result.index, "detector_ran": result.detector_ran, "persons": [
+def frame_record(result: FrameResult, index: int, name: str | None = None) -> dict:
+    """One JSON line: frame `index` in the source (images of a folder count on; the pipeline restarts)."""
+    record = {"frame": index, "detector_ran": result.detector_ran, "persons": [
         {"id": p.id, "box": [round(float(v), 3) for v in p.box],
          "keypoints": [[round(float(x), 3), round(float(y), 3)] for x, y in p.keypoints],
          "scores": [round(float(s), 4) for s in p.scores]} for p in result.persons]}
@@ -85,8 +86,7 @@ def run_stream(pipeline: Pipeline, source: FrameSource, json_path: Path | None =
             frames += 1
             detector_frames += result.detector_ran
             if json_file:
-                record = frame_record(result, None if source.is_video else name)
-                record["frame"] = frames - 1
+                record = frame_record(result, frames - 1, None if source.is_video else name)
                 json_file.write(json.dumps(record) + "\n")
             if video_path or show:
                 fps = frames / max(time.perf_counter() - start, 1e-9)
