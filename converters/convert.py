@@ -29,7 +29,7 @@ from .onnx_export import OPSET, cast_weights_fp16, export_onnx
 from .onnx_weights import import_folded_onnx
 from .quiet import quiet
 from .tflite_export import export_tflite
-from .verify import ProbeInput, verify_artifact
+from .verify import ProbeInput, torch_reference, verify_artifact
 from .zoo import ModelSpec, card_metadata, get_spec
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
                 card.save(tmp)
                 if options.verify:
                     with quiet("runtime"):
-                        result = verify_artifact(tmp, model, probe, precision)
+                        result = verify_artifact(tmp, torch_reference(model), probe, precision)
                     card = replace(card, verification=result)
                     card.save(tmp)
                     if not result["passed"]:

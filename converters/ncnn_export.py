@@ -57,10 +57,9 @@ def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[
     if result.returncode != 0 or not param.is_file() or not binary.is_file():
         tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
         raise ExportError(f"pnnx failed to convert {onnx_path.name} (exit {result.returncode}): {tail}")
-    unsupported = [line.split()[0] for line in param.read_text().splitlines()[2:]
-                   if line.split() and line.split()[0].startswith(("pnnx.", "aten::", "F.", "torch.", "Tensor."))]
+    unsupported = _unknown_layer_types(param)
     if unsupported:
-        raise ExportError(f"pnnx left operators ncnn cannot run: {sorted(set(unsupported))}")
+        raise ExportError(f"pnnx left operators ncnn cannot run: {', '.join(unsupported)} (ncnn has no such layer)")
     input_name, output_names = _io_blobs(param)
     if fp16:
         half = binary.with_suffix(".fp16.bin")
@@ -79,6 +78,16 @@ def _pnnx_executable() -> str:
     except ImportError as exc:
         raise ExportError("pnnx is not installed; pip install 'edgepose[convert]'") from exc
     return "pnnx"
+
+
+def _unknown_layer_types(param: Path) -> list[str]:
+    """Layer types in `param` that the ncnn runtime cannot create (pnnx passes unknown ONNX ops through)."""
+    try:
+        import ncnn
+    except ImportError as exc:
+        raise ExportError("the ncnn runtime checks pnnx's output; pip install 'edgepose[ncnn]'") from exc
+    kinds = {line.split()[0] for line in param.read_text().splitlines()[2:] if line.split()}
+    return sorted(k for k in kinds if ncnn.create_layer(k) is None)
 
 
 def _io_blobs(param: Path) -> tuple[str, list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -41,13 +41,17 @@ class ProbeInput:
         pixels = cv2.imread(image, cv2.IMREAD_COLOR)
         if pixels is None:
             raise ConfigError(f"--verify-image {image} could not be read as an image")
-        spec = InputSpec("input", [1, 3, h, w], "NCHW", "float32", color, list(mean), list(std))
+        spec = InputSpec("input", [1, 3, h, w], "NCHW", "float32", color, _list_or_none(mean), _list_or_none(std))
         if task == "pose":
             box = box or (0.0, 0.0, float(pixels.shape[1]), float(pixels.shape[0]))
             crop, _, _ = crop_person(pixels, np.asarray(box, np.float32), (w, h), 1.25)
             return cls(to_network_input(crop[None], spec), True, f"{Path(image).name} box {list(box)}")
         canvas, _ = letterbox(pixels, (h, w))
         return cls(to_network_input(canvas[None], spec), True, f"{Path(image).name} letterboxed")
+
+
+def _list_or_none(values) -> list[float] | None:
+    return None if values is None else [float(v) for v in values]
 
 
 def ambiguous_keypoints(ref: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> np.ndarray:
@@ -81,16 +85,26 @@ def ambiguous_keypoints(ref: dict[str, np.ndarray], got: dict[str, np.ndarray]) 
     return np.zeros(ref["keypoints"].shape[:1] + (ref["keypoints"].shape[-2],), bool)
 
 
-def verify_artifact(directory: Path, model: nn.Module, probe: ProbeInput, precision: str) -> dict[str, Any]:
-    """Compare the artifact in `directory` with `model` on `probe`; returns the card's `verification` block."""
+Reference = Callable[[np.ndarray], list[np.ndarray]]   # NCHW input → outputs in card order
+
+
+def torch_reference(model: nn.Module) -> Reference:
+    def run(nchw: np.ndarray) -> list[np.ndarray]:
+        with torch.no_grad():
+            out = model(torch.from_numpy(nchw))
+        return [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
+    return run
+
+
+def verify_artifact(directory: Path, reference: Reference, probe: ProbeInput, precision: str,
+                    against: str = "pytorch") -> dict[str, Any]:
+    """Compare the artifact in `directory` with `reference` on `probe`; returns the card's `verification`
+    block (`against` names what the reference is)."""
     card = load_card(directory)
     feed = probe.nchw if card.input.layout == "NCHW" else np.ascontiguousarray(probe.nchw.transpose(0, 2, 3, 1))
     runner = PoseModel(directory) if card.task == "pose" else Detector(directory)  # opens the backend once
     got = runner.backend.run(feed)
-    with torch.no_grad():
-        ref_t = model(torch.from_numpy(probe.nchw))
-    ref_list = [t.numpy() for t in (ref_t if isinstance(ref_t, tuple) else (ref_t,))]
-    ref = {spec.name: arr for spec, arr in zip(card.outputs, ref_list)}
+    ref = {spec.name: arr for spec, arr in zip(card.outputs, reference(probe.nchw))}
     per_output, passed = {}, True
     for spec in card.outputs:
         r, g = ref[spec.name], got[spec.name].reshape(ref[spec.name].shape)
@@ -104,7 +118,7 @@ def verify_artifact(directory: Path, model: nn.Module, probe: ProbeInput, precis
             passed &= cos >= FP16_MIN_COSINE
         per_output[spec.role if spec.stride is None else f"{spec.role}_s{spec.stride}"] = entry
         got[spec.name] = g
-    result: dict[str, Any] = {"against": "pytorch", "input": probe.description, "outputs": per_output}
+    result: dict[str, Any] = {"against": against, "input": probe.description, "outputs": per_output}
     if isinstance(runner, PoseModel):
         by_role_ref = {s.role: ref[s.name] for s in card.outputs}
         by_role_got = {s.role: got[s.name] for s in card.outputs}
@@ -122,7 +136,7 @@ def verify_artifact(directory: Path, model: nn.Module, probe: ProbeInput, precis
         a, b = runner.decode(ref, 1.0, size), runner.decode(got, 1.0, size)
         pairs = greedy_match(iou_matrix(a.boxes, b.boxes), 0.5) if len(a) and len(b) else []
         moved = max((float(np.abs(a.boxes[i] - b.boxes[j]).max()) for i, j in pairs), default=0.0)
-        result["boxes"] = {"pytorch": len(a), "artifact": len(b), "matched": len(pairs), "max_corner_shift_px": moved}
+        result["boxes"] = {"reference": len(a), "artifact": len(b), "matched": len(pairs), "max_corner_shift_px": moved}
         if probe.real:
             passed &= len(a) == len(b) == len(pairs) and moved <= (FP16_MAX_BOX_PX if precision != "fp32" else 0.1)
     worst = min(per_output, key=lambda n: per_output[n]["cosine"])

@@ -15,6 +15,7 @@ EPILOG_CONVERT = """examples:
   edgepose convert rtmpose-t --target onnx --weights rtmpose-t.pth --output out/
   edgepose convert rtmdet-nano --weights rtmdet-nano.onnx --output out/   # import a BN-folded ONNX export
   edgepose convert rtmpose-s --output out/                               # downloads the official checkpoint
+  edgepose convert my-detector.onnx --card-fields fields.json --target ncnn,tflite --output out/
 """
 
 
@@ -37,7 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "edgepose.json. Each artifact directory appears only once it is complete and verified; a failing "
                     "step leaves nothing of that artifact behind.",
         epilog=EPILOG_CONVERT, formatter_class=argparse.RawDescriptionHelpFormatter)
-    convert.add_argument("model", metavar="MODEL", help="zoo name, e.g. rtmpose-t (see `edgepose models`)")
+    convert.add_argument("model", metavar="MODEL",
+                         help="zoo name, e.g. rtmpose-t (see `edgepose models`), or your own .onnx file "
+                              "(then --card-fields is required)")
+    convert.add_argument("--card-fields", metavar="JSON",
+                         help="for an .onnx MODEL: what the file does not say (task, colour, mean/std, output roles, "
+                              "decoder, keypoints); see README, 'Your own ONNX model'")
     convert.add_argument("--target", default=("onnx",), type=_choice_list("onnx", "ncnn", "tflite"),
                          help="artifact format(s): onnx, ncnn, tflite, comma-separated, or all (default: onnx)")
     convert.add_argument("--precision", default=("fp32",), type=_choice_list("fp32", "fp16"),
@@ -141,7 +147,20 @@ def cmd_convert(args: argparse.Namespace) -> int:
     options = ConvertOptions(targets=args.target, precisions=args.precision, opset=args.opset, verify=args.verify,
                              verify_image=args.verify_image, verify_box=args.verify_box, overwrite=args.overwrite,
                              progress=args.progress)
-    for path in convert(args.model, args.output, args.weights, options):
+    if args.model.lower().endswith(".onnx"):
+        from edgepose.converters.convert_onnx import convert_onnx
+
+        if args.card_fields is None:
+            raise ConfigError(f"{args.model} is an ONNX file: pass --card-fields FIELDS.json "
+                              "(README, 'Your own ONNX model')")
+        if args.weights is not None:
+            raise ConfigError("--weights does not apply to an ONNX MODEL: the file carries its weights")
+        written = convert_onnx(args.model, args.output, args.card_fields, options)
+    elif args.card_fields is not None:
+        raise ConfigError("--card-fields applies only when MODEL is an .onnx file; zoo models have their card")
+    else:
+        written = convert(args.model, args.output, args.weights, options)
+    for path in written:
         card = load_card(path)
         size = sum(f.stat().st_size for f in path.iterdir()) / 1e6
         check = card.verification
