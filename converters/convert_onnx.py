@@ -73,7 +73,7 @@ def read_card_fields(fields: str | Path | dict[str, Any]) -> dict[str, Any]:
 
 
 def convert_onnx(path: str | Path, output: str | Path, card_fields: str | Path | dict[str, Any],
-                 options: ConvertOptions = ConvertOptions()) -> list[Path]:
+                 options: ConvertOptions = ConvertOptions()) -> list[Path]:  # noqa: B008 (frozen)
     """Convert the ONNX model at `path` to every requested target × precision under `output`; returns the
     artifact directories `output/<name>-<target>-<precision>` in the order written."""
     import onnx

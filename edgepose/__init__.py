@@ -21,11 +21,18 @@ from edgepose.runtimes.tracker import Person, TrackerConfig
 from edgepose.runtimes.version import __version__
 
 
-def convert(model: str, output: str, weights: str | None = None, **options):
-    """Convert a zoo model (see `edgepose models`); options are those of `ConvertOptions`. Needs torch."""
+def convert(model: str, output: str, weights: str | None = None, card_fields=None, **options):
+    """Convert a zoo model (see `edgepose models`), or an .onnx file described by `card_fields` (a dict or a
+    JSON path); options are those of `ConvertOptions`. Returns the artifact directories. Needs torch."""
     from edgepose.converters.convert import ConvertOptions
     from edgepose.converters.convert import convert as _convert
 
+    if str(model).lower().endswith(".onnx"):
+        from edgepose.converters.convert_onnx import convert_onnx
+
+        if card_fields is None or weights is not None:
+            raise ConfigError("an .onnx model needs card_fields and takes no weights")
+        return convert_onnx(model, output, card_fields, ConvertOptions(**options))
     return _convert(model, output, weights, ConvertOptions(**options))
 
 

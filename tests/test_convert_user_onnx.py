@@ -162,3 +162,11 @@ def test_unfaithful_fp16_artifact_is_refused_and_nothing_is_written(tmp_path):
     assert kept.returncode == 0 and "not verified" in kept.stdout
     fp32 = run_cli("convert", str(model), "--card-fields", str(write_fields(tmp_path)), "-o", str(tmp_path / "fp32"))
     assert fp32.returncode == 0, fp32.stderr
+
+
+def test_python_api_takes_an_onnx_file_with_a_fields_dict(tmp_path):
+    import edgepose
+
+    model = tiny_onnx(tmp_path / "tiny.onnx")
+    written = edgepose.convert(str(model), str(tmp_path / "out"), card_fields={**TINY_FIELDS, "name": "api"})
+    assert [p.name for p in written] == ["api-onnx-fp32"] and load_card(written[0]).verification["passed"]
