@@ -17,6 +17,7 @@ from edgepose.runtimes.errors import ExportError
 TAG_FP32 = 0x00000000
 TAG_FP32_RAW = 0x0002C056
 TAG_FP16 = 0x01306B47
+TAG_INT8 = 0x000D4B38
 TAGGED, RAW = 0, 1
 
 # layer types that read no weights from the .bin
@@ -62,6 +63,32 @@ def blob_layout(param: Path) -> list[tuple[str, list[tuple[int, int]]]]:
             raise ExportError(f"{param.name}: layer type {kind} ({name}) has an unknown weight layout")
         layout.append((name, blobs))
     return layout
+
+
+def read_weights(param: Path, src: Path) -> dict[str, tuple[bytes, list[np.ndarray]]]:
+    """Per layer with weights: its exact bytes in `src` and its blobs decoded to float32 arrays."""
+    data = src.read_bytes()
+    layers, pos = {}, 0
+    for name, blobs in blob_layout(param):
+        start, arrays = pos, []
+        for count, kind in blobs:
+            if kind == RAW:
+                arrays.append(np.frombuffer(data, np.float32, count, pos).copy())
+                pos += 4 * count
+                continue
+            (tag,) = struct.unpack_from("<I", data, pos)
+            if tag in (TAG_FP32, TAG_FP32_RAW):
+                arrays.append(np.frombuffer(data, np.float32, count, pos + 4).copy())
+                pos += 4 + 4 * count
+            elif tag == TAG_FP16:
+                arrays.append(np.frombuffer(data, np.float16, count, pos + 4).astype(np.float32))
+                pos += 4 + 2 * count + (-2 * count % 4)
+            else:
+                raise ExportError(f"{src.name}: {name} uses storage tag {tag:#010x}; expected fp32 or fp16 weights")
+        layers[name] = (data[start:pos], arrays)
+    if pos != len(data):
+        raise ExportError(f"{src.name}: read {pos} of {len(data)} bytes; the .bin does not match its .param")
+    return layers
 
 
 def cast_weights_fp16(param: Path, src: Path, dst: Path, min_elements: int) -> int:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -66,19 +68,44 @@ def export_tflite(model: nn.Module, directory: Path, stem: str, input_shape_nhwc
     return TFLiteFiles(path.name, *_tensor_names(path, output_names))
 
 
-# Only conv / fully-connected weights of ≥ FP16_MIN_ELEMENTS (the ONNX and NCNN policy). Measured on
-# LiteHRNet-30 (seeded noise, cosine vs fp32 TFLite): every op type, all sizes 0.9936; every op type ≥ 4096
-# 0.9989; these two ≥ 4096 0.9994, for 6.64 instead of 6.62 MB. TRANSPOSE_CONV cannot be cast by the quantizer.
+# Only conv / fully-connected weights of ≥ FP16_MIN_ELEMENTS (the ONNX and NCNN policy). The quantizer's own
+# `min_weight_elements` does nothing for float casting (same file with 0 and 10⁹), so smaller layers get
+# an explicit no-quantize entry by their output tensor (later recipe entries win). Measured on LiteHRNet-30
+# (random reference weights, MMPose's reference crop, cosine vs PyTorch): all op types and sizes 0.9936;
+# CONV_2D + FULLY_CONNECTED, all sizes 0.9978. TRANSPOSE_CONV cannot be cast by the quantizer.
 FP16_CAST_OPS = ("CONV_2D", "FULLY_CONNECTED")
+
+
+def weighted_ops(path: Path) -> list[tuple[str, str, int]]:
+    """(op type, output tensor name, weight element count) of every op with a constant weight input."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = []
+    for op in interpreter._get_ops_details():  # noqa: SLF001 (the only op-level listing LiteRT offers)
+        inputs = [i for i in op["inputs"] if i >= 0]
+        if len(inputs) < 2 or not len(op["outputs"]):
+            continue
+        weight = tensors[inputs[1]]
+        ops.append((op["op_name"], tensors[op["outputs"][0]]["name"], int(np.prod(weight["shape"]))))
+    return ops
+
+
+def op_scope(tensor_name: str) -> str:
+    """The quantizer's recipe regex for the op writing `tensor_name` (its scope is "out1;out2;")."""
+    return "^" + re.escape(tensor_name) + ";"
 
 
 def _cast_weights_fp16(path: Path) -> None:
     from ai_edge_quantizer import quantizer
 
     config = {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"}, "compute_precision": "FLOAT",
-              "explicit_dequantize": True, "min_weight_elements": FP16_MIN_ELEMENTS}
+              "explicit_dequantize": True}
     recipe = [{"regex": ".*", "operation": op, "algorithm_key": "float_casting", "op_config": config}
               for op in FP16_CAST_OPS]
+    recipe += [{"regex": op_scope(name), "operation": kind, "algorithm_key": "no_quantize"}
+               for kind, name, size in weighted_ops(path) if kind in FP16_CAST_OPS and size < FP16_MIN_ELEMENTS]
     tmp = path.with_suffix(".fp16.tflite")
     try:
         quantizer.Quantizer(str(path), recipe).quantize(enable_progress_bar=False).export_model(str(tmp),

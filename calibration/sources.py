@@ -1,0 +1,148 @@
+"""Calibration data: images (with person boxes for pose models) from folders, COCO keypoint json files and
+videos, sampled deterministically, split into a calibration part and a held-out part.
+
+A source is a path:
+- a folder of images (sorted by name);
+- a COCO keypoint `.json` (image `file_name`s resolved beside the json or up to three folders above it);
+  its ground-truth person boxes are used for pose models;
+- a video file (frames evenly spaced over the whole video).
+Pose models need person boxes: a COCO json gives them, folders and videos take them from a detector
+artifact (`det`). Detectors calibrate on whole images (letterboxed like the runtime does).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from edgepose.runtimes.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v"}
+MIN_POSE_CROPS = 100       # fewer calibration crops than this gives a warning
+MIN_DET_SCORE = 0.5        # detector boxes used as calibration crops
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One calibration input: an image and, for pose models, one person box in it."""
+    image: np.ndarray                     # BGR uint8
+    box: np.ndarray | None                # (4,) xyxy, or None for detectors
+    origin: str                           # "file.jpg", "vtest.avi#frame120", with "/box2" for crops
+
+
+def _images(paths: list[Path], origin: str) -> list[tuple[str, np.ndarray, None]]:
+    out = []
+    for path in paths:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            log.warning("calibration: %s is not a readable image; skipped", path)
+            continue
+        out.append((f"{origin}{path.name}", image, None))
+    return out
+
+
+def _video_frames(path: Path, count: int) -> list[tuple[str, np.ndarray, None]]:
+    capture = cv2.VideoCapture(str(path))
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    if not capture.isOpened() or total <= 0:
+        raise ConfigError(f"calibration: {path} is not a readable video")
+    wanted = set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist())
+    frames, index = [], 0
+    while wanted and index <= max(wanted):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index in wanted:
+            frames.append((f"{path.name}#frame{index}", frame, None))
+            wanted.discard(index)
+        index += 1
+    capture.release()
+    return frames
+
+
+def _coco(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    try:
+        data = json.loads(path.read_text())
+        images = {img["id"]: img for img in data["images"]}
+        annotations = data["annotations"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"calibration: {path} is not a COCO annotation file ({exc})") from exc
+    boxes: dict[int, list[np.ndarray]] = {}
+    for ann in annotations:
+        if ann.get("iscrowd", 0) or ann.get("category_id", 1) != 1 or "bbox" not in ann:
+            continue
+        x, y, w, h = ann["bbox"]
+        if w > 1 and h > 1:
+            boxes.setdefault(ann["image_id"], []).append(np.array([x, y, x + w, y + h], np.float32))
+    out = []
+    for image_id in sorted(boxes):
+        name = images[image_id]["file_name"]
+        found = next((base / name for base in (path.parent, *path.parents[:3]) if (base / name).is_file()), None)
+        image = cv2.imread(str(found), cv2.IMREAD_COLOR) if found else None
+        if image is None:
+            log.warning("calibration: image %s of %s not found or unreadable; skipped", name, path.name)
+            continue
+        out += [(f"{Path(name).name}/box{i}", image, box) for i, box in enumerate(boxes[image_id])]
+    return out
+
+
+def load_samples(paths: list[str | Path], task: str, limit: int,
+                 detect: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Sample]:
+    """Up to `limit` samples from `paths` (deterministic: evenly spaced over everything found).
+
+    `detect(image) → (N, 4) boxes` supplies person boxes for pose models on folders and videos."""
+    raw: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+    for source in map(Path, paths):
+        if not source.exists():
+            raise ConfigError(f"calibration source {source} does not exist")
+        if source.is_dir():
+            files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise ConfigError(f"calibration: {source} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raw += _images(files, f"{source.name}/")
+        elif source.suffix.lower() == ".json":
+            raw += _coco(source)
+        elif source.suffix.lower() in VIDEO_SUFFIXES:
+            raw += _video_frames(source, limit)
+        elif source.suffix.lower() in IMAGE_SUFFIXES:
+            raw += _images([source], "")
+        else:
+            raise ConfigError(f"calibration source {source}: expected a folder, an image, a COCO .json or a video")
+    if not raw:
+        raise ConfigError(f"calibration: no readable images in {', '.join(map(str, paths))}")
+    samples = []
+    for origin, image, box in raw:
+        if task == "detection":
+            samples.append(Sample(image, None, origin))
+        elif box is not None:
+            samples.append(Sample(image, box, origin))
+        else:
+            if detect is None:
+                raise ConfigError("calibrating a pose model on images or video needs person boxes: pass a COCO "
+                                  "keypoint .json, or a detector artifact (--calib-det DIR)")
+            samples += [Sample(image, b, f"{origin}/box{i}") for i, b in enumerate(detect(image))]
+    if not samples:
+        raise ConfigError("calibration: the detector found no person in the calibration images")
+    if len(samples) > limit:
+        keep = np.linspace(0, len(samples) - 1, limit).round().astype(int)
+        samples = [samples[i] for i in keep]
+    if task == "pose" and len(samples) < MIN_POSE_CROPS:
+        log.warning("calibration: only %d person crops (fewer than %d); INT8 ranges may not generalise",
+                    len(samples), MIN_POSE_CROPS)
+    return samples
+
+
+def split_holdout(samples: list[Sample], fraction: float = 0.2) -> tuple[list[Sample], list[Sample]]:
+    """Every 1/fraction-th sample is held out (deterministic, spread over all sources)."""
+    step = max(2, round(1 / fraction))
+    held = [s for i, s in enumerate(samples) if i % step == step - 1]
+    calib = [s for i, s in enumerate(samples) if i % step != step - 1]
+    return calib, held

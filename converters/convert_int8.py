@@ -1,0 +1,242 @@
+"""fp32 artifact → INT8 artifact: calibrate, rank layers by sensitivity, keep the most sensitive in float
+until the error budget is met, write, and measure the result against the fp32 artifact on held-out data.
+
+One class per target knows its quantizable layers, how to observe their inputs and how to write a model
+with a chosen set of them in int8; everything else (ranking, search, report) is shared.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgepose.calibration.fidelity import detection_fidelity, error_px, pose_fidelity
+from edgepose.calibration.observers import METHODS, TensorObserver
+from edgepose.calibration.sources import Sample
+from edgepose.runtimes.backends import open_backend
+from edgepose.runtimes.card import InputSpec, ModelCard, load_card
+from edgepose.runtimes.detector import Detector, letterbox
+from edgepose.runtimes.errors import ConfigError
+from edgepose.runtimes.pose import PoseModel
+from edgepose.runtimes.preprocess import crop_person, to_network_input
+
+log = logging.getLogger(__name__)
+
+SENSITIVITY_INPUTS = 8      # calibration inputs used to rank layers
+SEARCH_SAMPLES = 24         # calibration samples used to check the budget during the search
+
+
+@dataclass(frozen=True)
+class Int8Options:
+    method: str = "percentile"              # activation range: minmax | percentile | entropy
+    max_error: float | None = None          # budget in input px (see fidelity.error_px); None = all layers int8
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"--method {self.method!r}: choose {', '.join(METHODS)}")
+        if self.max_error is not None and self.max_error < 0:
+            raise ConfigError("--max-error must be ≥ 0 (input pixels)")
+
+
+def network_inputs(samples: list[Sample], card: ModelCard) -> np.ndarray:
+    """(N, 3, H, W) float32 inputs, prepared exactly as the runtime prepares them for this card."""
+    spec = InputSpec("x", [1, 3, card.input.height, card.input.width], "NCHW", "float32", card.input.color,
+                     card.input.mean, card.input.std)
+    size = (card.input.height, card.input.width)
+    if card.task == "pose":
+        crops = [crop_person(s.image, s.box, size[::-1], card.bbox_padding)[0] for s in samples]
+    else:
+        crops = [letterbox(s.image, size, int(card.decoder.get("letterbox_pad_value", 114)))[0] for s in samples]
+    return to_network_input(np.stack(crops), spec)
+
+
+class NcnnInt8:
+    def __init__(self, fp32: Path, card: ModelCard) -> None:
+        from .ncnn_int8 import quantizable
+
+        self.fp32, self.card = fp32, card
+        self.param, self.bin = fp32 / card.files["param"], fp32 / card.files["bin"]
+        self.layers = [layer.name for layer in quantizable(self.param)]
+
+    def collect(self, inputs: np.ndarray, progress) -> dict[str, TensorObserver]:
+        from .ncnn_int8 import collect_stats
+
+        return collect_stats(self.param, self.bin, self.card.input.name, inputs, progress)
+
+    def write(self, directory: Path, observers: dict[str, TensorObserver], method: str,
+              int8_layers: list[str]) -> dict[str, Any]:
+        from .ncnn_int8 import write_int8
+
+        result = write_int8(self.param, self.bin, directory / self.param.name, directory / self.bin.name,
+                            {n: observers[n].threshold(method) for n in int8_layers})
+        (directory / f"{self.param.stem}.table").write_text("\n".join(result.table) + "\n")
+        return {"param": self.param.name, "bin": self.bin.name}
+
+
+class OnnxInt8:
+    def __init__(self, fp32: Path, card: ModelCard) -> None:
+        import onnx
+
+        from .onnx_qdq import quantizable
+
+        self.fp32, self.card = fp32, card
+        self.model = fp32 / card.files["model"]
+        self.layers = [n.name for n in quantizable(onnx.load(str(self.model)))]
+
+    def collect(self, inputs: np.ndarray, progress) -> dict[str, TensorObserver]:
+        from .onnx_qdq import collect_stats
+
+        return collect_stats(self.model, inputs, progress)
+
+    def write(self, directory: Path, observers: dict[str, TensorObserver], method: str,
+              int8_layers: list[str]) -> dict[str, Any]:
+        from .onnx_qdq import write_qdq
+
+        write_qdq(self.model, directory / self.model.name, {n: observers[n].range(method) for n in int8_layers})
+        return {"model": self.model.name}
+
+
+QUANTIZERS = {"ncnn": NcnnInt8, "onnx": OnnxInt8}
+
+
+def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout: list[Sample],
+                      options: Int8Options, sources: list[str]) -> ModelCard:
+    """Write the INT8 version of the fp32 artifact `fp32` into `directory` (an empty directory) and return its
+    card, with `calibration` and `fidelity` filled in."""
+    card = load_card(fp32)
+    if card.format not in QUANTIZERS:
+        raise ConfigError(f"INT8 for {card.format} artifacts is not available yet (available: {', '.join(QUANTIZERS)})")
+    quantizer = QUANTIZERS[card.format](fp32, card)
+    if not quantizer.layers:
+        raise ConfigError(f"{fp32.name} has no layer that can run in int8")
+    start = time.perf_counter()
+    inputs = network_inputs(calib, card)
+    with _bar(options, len(inputs), f"calibrate {card.format}") as bar:
+        observers = quantizer.collect(inputs, bar)
+    int8_layers, search = list(quantizer.layers), None
+    with tempfile.TemporaryDirectory(prefix="edgepose-int8-") as scratch:
+        trial = _Trial(quantizer, card, fp32, Path(scratch), observers, options.method)
+        if options.max_error is not None:
+            ranking = trial.sensitivity(inputs[:SENSITIVITY_INPUTS], options)
+            int8_layers, search = trial.search(ranking, calib, options)
+    files = quantizer.write(directory, observers, options.method, int8_layers)
+    float_layers = [n for n in quantizer.layers if n not in int8_layers]
+    calibration = {"method": options.method, "samples": len(calib), "sources": sources,
+                   "int8_layers": len(int8_layers), "float_layers": float_layers,
+                   "quantizable_layers": len(quantizer.layers), "max_error_px": options.max_error,
+                   "search": search, "seconds": round(time.perf_counter() - start, 1)}
+    int8_card = replace(card, files=files, precision="int8", calibration=calibration, verification=None)
+    int8_card.save(directory)
+    report = measure(fp32, directory, holdout)
+    int8_card = replace(int8_card, fidelity={"against": f"{fp32.name} (fp32)", "split": "held-out", **report})
+    int8_card.save(directory)
+    return int8_card
+
+
+def measure(fp32: Path, int8: Path, samples: list[Sample]) -> dict[str, Any]:
+    card = load_card(fp32)
+    if card.task == "pose":
+        return pose_fidelity(PoseModel(fp32), PoseModel(int8), samples)
+    return detection_fidelity(Detector(fp32), Detector(int8), samples)
+
+
+class _Trial:
+    """Writes candidate models with a given set of int8 layers into a scratch directory and scores them."""
+
+    def __init__(self, quantizer, card: ModelCard, fp32: Path, scratch: Path, observers, method: str) -> None:
+        self.quantizer, self.card, self.fp32, self.scratch = quantizer, card, fp32, scratch
+        self.observers, self.method = observers, method
+        self.count = 0
+
+    def build(self, int8_layers: list[str]) -> Path:
+        self.count += 1
+        directory = self.scratch / f"trial{self.count}"
+        directory.mkdir()
+        files = self.quantizer.write(directory, self.observers, self.method, int8_layers)
+        replace(self.card, files=files, precision="int8").save(directory)
+        return directory
+
+    def sensitivity(self, inputs: np.ndarray, options: Int8Options) -> list[tuple[str, float]]:
+        """Layers with the output error (1 − cosine, worst output) when only that layer is int8, worst first."""
+        feed = inputs if self.card.input.layout == "NCHW" else np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))
+        reference = _outputs(open_backend(self.card, self.fp32), feed)
+        scores = []
+        with _bar(options, len(self.quantizer.layers), "rank layers") as bar:
+            for name in self.quantizer.layers:
+                directory = self.build([name])
+                got = _outputs(open_backend(load_card(directory), directory), feed)
+                scores.append((name, max(_one_minus_cos(reference[k], got[k]) for k in reference)))
+                shutil.rmtree(directory)
+                bar.update(1)
+        return sorted(scores, key=lambda item: -item[1])
+
+    def search(self, ranking: list[tuple[str, float]], calib: list[Sample], options: Int8Options
+               ) -> tuple[list[str], dict[str, Any]]:
+        """Fewest float layers (most sensitive first) whose error on calibration samples is within budget."""
+        samples = calib[:: max(1, len(calib) // SEARCH_SAMPLES)][:SEARCH_SAMPLES]
+        order = [name for name, _ in ranking]
+        tried: dict[int, float] = {}
+
+        def error(k: int) -> float:
+            if k not in tried:
+                int8 = [n for n in self.quantizer.layers if n not in set(order[:k])]
+                directory = self.build(int8)
+                tried[k] = error_px(measure(self.fp32, directory, samples))
+                shutil.rmtree(directory)
+                log.info("mixed precision: %d float layers → error %.3g px", k, tried[k])
+            return tried[k]
+
+        steps = int(np.ceil(np.log2(len(order) + 1))) + 1
+        with _bar(options, steps, "search mixed precision") as bar:
+            low, high = 0, len(order)   # invariant: error(low) over budget (once checked), error(high) within
+            if error(0) <= options.max_error:
+                high = 0
+            bar.update(1)
+            while high - low > 1:
+                mid = (low + high) // 2
+                if error(mid) <= options.max_error:
+                    high = mid
+                else:
+                    low = mid
+                bar.update(1)
+        keep_float = set(order[:high])
+        summary = {"tried": {str(k): (None if v == float("inf") else round(v, 4)) for k, v in sorted(tried.items())},
+                   "samples": len(samples), "ranking_top": [[n, round(s, 6)] for n, s in ranking[:10]]}
+        return [n for n in self.quantizer.layers if n not in keep_float], summary
+
+
+def _outputs(backend, feed: np.ndarray) -> dict[str, np.ndarray]:
+    runs = [backend.run(feed[i:i + 1]) for i in range(len(feed))]
+    return {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
+
+
+def _one_minus_cos(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.reshape(len(a), -1).astype(np.float64), b.reshape(len(b), -1).astype(np.float64)
+    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+    return float(1 - cos.min())
+
+
+def _bar(options: Int8Options, total: int, label: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="step", disable=not options.progress, leave=False)
+
+
+def fidelity_table(card: ModelCard) -> str:
+    """The fidelity block as a small text table for the console."""
+    report = {k: v for k, v in (card.fidelity or {}).items() if k not in ("against", "split")}
+    calibration = card.calibration or {}
+    head = (f"  {calibration.get('int8_layers')} of {calibration.get('quantizable_layers')} layers int8, "
+            f"{len(calibration.get('float_layers', []))} kept float; {calibration.get('method')} ranges from "
+            f"{calibration.get('samples')} samples; vs fp32 on the held-out split:")
+    rows = [f"    {key:<24} {value:.4g}" if isinstance(value, float) else f"    {key:<24} {value}"
+            for key, value in report.items()]
+    return "\n".join([head, *rows])
+

@@ -1,0 +1,149 @@
+"""ncnn INT8 models written by our own code (the `ncnn` wheel has no ncnn2table / ncnn2int8).
+
+Format (../shared/ncnn-int8-format.md): a quantized Convolution / ConvolutionDepthWise / InnerProduct gets
+`8=` int8_scale_term in the .param (2, 1 = per-group for depthwise, 2) and, in the .bin, int8-tagged weights,
+the float bias, one weight scale per output channel (per group for depthwise) and one input scale. Scales
+multiply into int8 units: q = clamp(round_half_away(x · scale), −127, 127). Every other layer, and every
+layer left in float by mixed precision, keeps its bytes as they were.
+
+Calibration (`collect_stats`) runs the fp32 model in ncnn itself and observes the first input blob of every
+quantizable layer, as ncnn2table does; thresholds come from `calibration.observers`.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgepose.calibration.observers import TensorObserver, weight_scales
+from edgepose.runtimes.errors import ExportError
+
+from .ncnn_bin import TAG_INT8, read_weights
+
+INT8_TYPES = {"Convolution": 2, "ConvolutionDepthWise": 1, "InnerProduct": 2}   # type → int8_scale_term
+
+
+@dataclass(frozen=True)
+class NcnnLayer:
+    kind: str
+    name: str
+    bottoms: list[str]
+    tops: list[str]
+    params: dict[str, str]      # "key" → "value" as written
+
+
+def parse_param(param: Path) -> tuple[list[str], list[NcnnLayer]]:
+    """(header lines, layers) of an ncnn .param file."""
+    lines = param.read_text().splitlines()
+    layers = []
+    for line in lines[2:]:
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        n_in, n_out = int(parts[2]), int(parts[3])
+        params = dict(token.split("=", 1) for token in parts[4 + n_in + n_out:])
+        layers.append(NcnnLayer(parts[0], parts[1], parts[4:4 + n_in], parts[4 + n_in:4 + n_in + n_out], params))
+    return lines[:2], layers
+
+
+def quantizable(param: Path) -> list[NcnnLayer]:
+    """The layers ncnn can run in int8, in file order."""
+    return [layer for layer in parse_param(param)[1] if layer.kind in INT8_TYPES]
+
+
+def collect_stats(param: Path, binary: Path, input_name: str, inputs: np.ndarray,
+                  progress=None) -> dict[str, TensorObserver]:
+    """Observe the first input blob of every quantizable layer over `inputs` (N, C, H, W), fp32 ncnn."""
+    import ncnn
+
+    layers = quantizable(param)
+    blobs = list(dict.fromkeys(layer.bottoms[0] for layer in layers))
+    observers = {blob: TensorObserver(seed=i) for i, blob in enumerate(blobs)}
+    net = ncnn.Net()
+    opt = net.opt
+    opt.use_vulkan_compute = False
+    opt.use_fp16_packed = opt.use_fp16_storage = opt.use_fp16_arithmetic = False
+    opt.lightmode = False  # keep intermediate blobs for extraction
+    if net.load_param(str(param)) != 0 or net.load_model(str(binary)) != 0:
+        raise ExportError(f"ncnn could not load {param.name} for calibration")
+    for x in inputs:
+        sample = np.ascontiguousarray(x, np.float32)
+        with net.create_extractor() as ex:
+            ex.input(input_name, ncnn.Mat(sample))
+            for blob in blobs:
+                ret, mat = ex.extract(blob)
+                if ret != 0:
+                    raise ExportError(f"ncnn could not compute blob {blob} during calibration")
+                observers[blob].update(np.array(mat))
+        if progress is not None:
+            progress.update(1)
+    return {layer.name: observers[layer.bottoms[0]] for layer in layers}
+
+
+def _round_away(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def _weight_levels(layer: NcnnLayer) -> int:
+    """ncnn2table's rule: 3×3 stride-1 dilation-1 Convolutions get 6-bit weights (Winograd int8 headroom)."""
+    p = layer.params.get
+    kw, kh = int(p("1", "0")), int(p("11", p("1", "0")))
+    sw, sh = int(p("3", "1")), int(p("13", p("3", "1")))
+    dw, dh = int(p("2", "1")), int(p("12", p("2", "1")))
+    return 31 if layer.kind == "Convolution" and (kw, kh, sw, sh, dw, dh) == (3, 3, 1, 1, 1, 1) else 127
+
+
+@dataclass(frozen=True)
+class Int8Result:
+    quantized: list[str]                  # layer names now int8
+    table: list[str]                      # ncnn2table-format lines (weight scales, input scales)
+
+
+def write_int8(param: Path, binary: Path, out_param: Path, out_bin: Path, input_thresholds: dict[str, float]
+               ) -> Int8Result:
+    """Write an int8 model quantizing exactly the layers in `input_thresholds` (name → |x| threshold)."""
+    header, layers = parse_param(param)
+    weights = read_weights(param, binary)
+    by_name = {layer.name: layer for layer in layers}
+    unknown = [n for n in input_thresholds if n not in by_name or by_name[n].kind not in INT8_TYPES]
+    if unknown:
+        raise ExportError(f"cannot quantize {unknown[:3]}: not Convolution / ConvolutionDepthWise / InnerProduct")
+    lines, out, table, quantized = list(header), bytearray(), [], []
+    for layer in layers:
+        tokens = [f"{k}={v}" for k, v in layer.params.items()]
+        if layer.name in input_thresholds:
+            blob, table_rows = _quantized_blob(layer, weights[layer.name][1], input_thresholds[layer.name])
+            tokens = [t for t in tokens if not t.startswith("8=")] + [f"8={INT8_TYPES[layer.kind]}"]
+            out += blob
+            table += table_rows
+            quantized.append(layer.name)
+        elif layer.name in weights:
+            out += weights[layer.name][0]
+        lines.append(" ".join([f"{layer.kind:<24} {layer.name:<24} {len(layer.bottoms)} {len(layer.tops)}",
+                               *layer.bottoms, *layer.tops, *tokens]))
+    out_param.write_text("\n".join(lines) + "\n")
+    out_bin.write_bytes(bytes(out))
+    return Int8Result(quantized, table)
+
+
+def _quantized_blob(layer: NcnnLayer, arrays: list[np.ndarray], threshold: float) -> tuple[bytes, list[str]]:
+    p = layer.params.get
+    num_output = int(p("0"))
+    weight = arrays[0]
+    if layer.kind == "ConvolutionDepthWise":
+        groups = int(p("7", "1"))
+        rows = weight.reshape(groups, -1)
+    else:
+        rows = weight.reshape(num_output, -1)
+    scales = weight_scales(rows, _weight_levels(layer))
+    q = np.clip(_round_away(rows * scales[:, None]), -127, 127).astype(np.int8).tobytes()
+    blob = bytearray(struct.pack("<I", TAG_INT8) + q + b"\0" * (-len(q) % 4))
+    if len(arrays) > 1:  # bias, raw fp32
+        blob += arrays[1].astype(np.float32).tobytes()
+    input_scale = np.float32(127.0 / threshold if threshold > 0 else 1.0)
+    blob += scales.astype(np.float32).tobytes() + input_scale.tobytes()
+    table = [f"{layer.name}_param_0 " + " ".join(f"{s:f}" for s in scales) + " ",
+             f"{layer.name} {input_scale:f} "]
+    return bytes(blob), table

@@ -1,0 +1,124 @@
+"""ONNX INT8 in QDQ form: QuantizeLinear → DequantizeLinear pairs in front of every quantized Conv / Gemm /
+MatMul — uint8 activations (asymmetric, from the calibration range) and int8 weights (symmetric, per output
+channel). Outputs stay float, which is where TensorRT and QNN expect Q/DQ for explicit quantization; a
+layer left in float by mixed precision simply gets no Q/DQ.
+
+`collect_stats` runs the fp32 model in onnxruntime with the quantized layers' inputs exposed as extra
+outputs and feeds them to `calibration.observers`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgepose.calibration.observers import TensorObserver, weight_scales
+from edgepose.runtimes.errors import ExportError
+
+QUANTIZED_OPS = ("Conv", "Gemm", "MatMul")
+
+
+def quantizable(model) -> list:
+    """Conv / Gemm / MatMul nodes whose weight (input 1) is a constant initializer, in graph order."""
+    constants = {i.name for i in model.graph.initializer}
+    return [n for n in model.graph.node if n.op_type in QUANTIZED_OPS and len(n.input) > 1 and n.input[1] in constants
+            and n.input[0] not in constants]
+
+
+def collect_stats(path: Path, inputs: np.ndarray, progress=None) -> dict[str, TensorObserver]:
+    """Observe the activation input of every quantizable node over `inputs` (N, C, H, W); keyed by node name."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(path))
+    nodes = quantizable(model)
+    tensors = list(dict.fromkeys(n.input[0] for n in nodes))
+    existing = {o.name for o in model.graph.output}
+    for name in tensors:
+        if name not in existing:
+            model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    observers = {t: TensorObserver(seed=i) for i, t in enumerate(tensors)}
+    for x in inputs:
+        values = session.run(tensors, {input_name: x[None].astype(np.float32)})
+        for name, value in zip(tensors, values):
+            observers[name].update(value)
+        if progress is not None:
+            progress.update(1)
+    return {n.name: observers[n.input[0]] for n in nodes}
+
+
+def write_qdq(src: Path, dst: Path, ranges: dict[str, tuple[float, float]]) -> list[str]:
+    """Write `src` with Q/DQ in front of the nodes named in `ranges` (node → activation (low, high));
+    returns the quantized node names."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    by_name = {n.name: n for n in quantizable(model)}
+    unknown = [n for n in ranges if n not in by_name]
+    if unknown:
+        raise ExportError(f"cannot quantize {unknown[:3]}: not a Conv / Gemm / MatMul with constant weights")
+    initializers = {i.name: i for i in graph.initializer}
+    new_nodes, new_inits, done_activations = {}, [], {}
+    for name, (lo, hi) in ranges.items():
+        node = by_name[name]
+        x = node.input[0]
+        key = (x, round(lo, 9), round(hi, 9))
+        if key not in done_activations:  # one Q/DQ pair per tensor and range
+            scale = max(hi - lo, 1e-8) / 255.0
+            zero = int(np.clip(round(-lo / scale), 0, 255))
+            tag = f"{x}_qdq{len(done_activations)}"
+            new_inits += [numpy_helper.from_array(np.array(scale, np.float32), f"{tag}_scale"),
+                          numpy_helper.from_array(np.array(zero, np.uint8), f"{tag}_zero")]
+            new_nodes.setdefault(x, []).extend([
+                helper.make_node("QuantizeLinear", [x, f"{tag}_scale", f"{tag}_zero"], [f"{tag}_q"], name=f"{tag}_Q"),
+                helper.make_node("DequantizeLinear", [f"{tag}_q", f"{tag}_scale", f"{tag}_zero"], [f"{tag}_dq"],
+                                 name=f"{tag}_DQ")])
+            done_activations[key] = f"{tag}_dq"
+        node.input[0] = done_activations[key]
+        # weights: int8, symmetric per output channel (Conv: axis 0; Gemm transB=1: axis 0; else axis 1)
+        w_name = node.input[1]
+        weight = numpy_helper.to_array(initializers[w_name]).astype(np.float32)
+        trans_b = any(a.name == "transB" and a.i for a in node.attribute)
+        axis = 0 if node.op_type == "Conv" or (node.op_type == "Gemm" and trans_b) else weight.ndim - 1
+        rows = np.moveaxis(weight, axis, 0)
+        scales = weight_scales(rows)
+        scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
+        shape = [-1] + [1] * (rows.ndim - 1)
+        q = np.clip(np.round(rows * scales.reshape(shape)), -127, 127).astype(np.int8)
+        tag = f"{w_name}_{name}_int8"
+        new_inits += [numpy_helper.from_array(np.moveaxis(q, 0, axis).copy(), tag),
+                      numpy_helper.from_array((1.0 / scales).astype(np.float32), f"{tag}_scale"),
+                      numpy_helper.from_array(np.zeros(len(scales), np.int8), f"{tag}_zero")]
+        new_nodes.setdefault(w_name, []).append(
+            helper.make_node("DequantizeLinear", [tag, f"{tag}_scale", f"{tag}_zero"], [f"{tag}_dq"],
+                             name=f"{tag}_DQ", axis=axis))
+        node.input[1] = f"{tag}_dq"
+    # insert each new node right before its first consumer, keeping the graph topologically sorted
+    ordered, placed = [], set()
+    graph_inputs = {i.name for i in graph.input} | set(initializers)
+    for tensor, extra in new_nodes.items():
+        if tensor in graph_inputs:
+            ordered += extra
+            placed.add(tensor)
+    for node in graph.node:
+        ordered.append(node)
+        for out in node.output:
+            if out in new_nodes and out not in placed:
+                ordered += new_nodes[out]
+                placed.add(out)
+    del graph.node[:]
+    graph.node.extend(ordered)
+    graph.initializer.extend(new_inits)
+    used = {i for n in graph.node for i in n.input}
+    keep = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    if model.opset_import[0].version < 13:
+        raise ExportError("per-channel QDQ needs opset ≥ 13")
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return list(ranges)
