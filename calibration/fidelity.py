@@ -59,7 +59,7 @@ def detection_fidelity(ref: Detector, test: Detector, samples: Iterable[Sample])
     for sample in samples:
         a, b = ref(sample.image), test(sample.image)
         keep_a, keep_b = a.scores >= PERSON_SCORE, b.scores >= PERSON_SCORE
-        boxes_a, boxes_b = a.boxes[keep_a], b.boxes[keep_b]
+        boxes_a = a.boxes[keep_a]
         persons += len(boxes_a)
         # match fp32 persons against every test box (a person whose score fell below 0.5 is still found)
         pairs = greedy_match(iou_matrix(boxes_a, b.boxes), MATCH_IOU) if len(boxes_a) and len(b.boxes) else []

@@ -23,13 +23,16 @@ KL_BINS, KL_LEVELS = 2048, 128
 class TensorObserver:
     """Running statistics of one tensor over the calibration samples."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, sample_size: int = SAMPLE_SIZE) -> None:
+        self.sample_size = sample_size
         self.lo, self.hi = np.inf, -np.inf
         self.seen = 0
         self.sample = np.empty(0, np.float32)
         self._rng = np.random.default_rng(seed)
+        self._memo: dict[tuple[str, str], object] = {}   # results per method; cleared by update()
 
     def update(self, x: np.ndarray) -> None:
+        self._memo.clear()
         flat = np.asarray(x, np.float32).ravel()
         if flat.size == 0:
             return
@@ -37,16 +40,16 @@ class TensorObserver:
             raise ValueError("non-finite activation values")
         self.lo, self.hi = min(self.lo, float(flat.min())), max(self.hi, float(flat.max()))
         # reservoir sampling (Algorithm R, vectorised): value number n replaces a random slot with
-        # probability SAMPLE_SIZE / n, so the sample stays uniform over everything seen
+        # probability sample_size / n, so the sample stays uniform over everything seen
         start = self.seen
         self.seen += flat.size
-        room = max(0, SAMPLE_SIZE - self.sample.size)
+        room = max(0, self.sample_size - self.sample.size)
         if room:
             self.sample = np.concatenate([self.sample, flat[:room]])
         rest = flat[room:]
         if rest.size:
             slots = (self._rng.random(rest.size) * np.arange(start + room + 1, self.seen + 1)).astype(np.int64)
-            keep = slots < SAMPLE_SIZE
+            keep = slots < self.sample_size
             self.sample[slots[keep]] = rest[keep]
 
     @property
@@ -55,6 +58,11 @@ class TensorObserver:
 
     def range(self, method: str) -> tuple[float, float]:
         """(low, high) to quantize to; always contains 0."""
+        if ("range", method) not in self._memo:
+            self._memo[("range", method)] = self._range(method)
+        return self._memo[("range", method)]  # type: ignore[return-value]
+
+    def _range(self, method: str) -> tuple[float, float]:
         if self.seen == 0:
             raise ValueError("observer saw no data")
         if method == "minmax":
@@ -72,7 +80,9 @@ class TensorObserver:
     def threshold(self, method: str) -> float:
         """Symmetric clipping threshold on |x| (ncnn's int8 scale is 127 / threshold)."""
         if method == "entropy":
-            return kl_threshold(np.abs(self.sample), self.absmax)
+            if ("threshold", method) not in self._memo:
+                self._memo[("threshold", method)] = kl_threshold(np.abs(self.sample), self.absmax)
+            return self._memo[("threshold", method)]  # type: ignore[return-value]
         lo, hi = self.range(method)
         return max(-lo, hi)
 

@@ -31,11 +31,12 @@ from .quiet import quiet
 from .tflite_export import export_tflite
 from .verify import ProbeInput, torch_reference, verify_artifact
 from .zoo import ModelSpec, card_metadata, get_spec
+from .convert_int8 import Int8Options, calibration_sets, fidelity_table, quantize_artifact
 
 log = logging.getLogger(__name__)
 
 TARGETS = ("onnx", "ncnn", "tflite")
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,14 @@ class ConvertOptions:
     verify_image: str | None = None          # real image to verify on (pose: crop of verify_box); default noise
     verify_box: tuple[float, float, float, float] | None = None  # person box in verify_image (default: all)
     overwrite: bool = False                  # replace existing artifact directories
-    progress: bool = True                    # show download progress bars
+    progress: bool = True                    # show download / calibration progress bars
+    # INT8 (precision "int8"): see converters/convert_int8.py
+    calib: tuple[str, ...] = ()              # calibration sources: image folders, COCO .json, videos
+    calib_det: str | None = None             # detector artifact giving person boxes (pose, folders/videos)
+    holdout: tuple[str, ...] = ()            # held-out sources for the fidelity report (default: 1 in 5)
+    samples: int = 128                       # calibration samples (images for detectors, crops for pose)
+    max_error: float | None = 1.0            # mixed-precision budget in input px; None = every layer int8
+    method: str = "percentile"               # activation ranges: minmax | percentile | entropy
 
     def __post_init__(self) -> None:
         for target in self.targets:
@@ -55,12 +63,17 @@ class ConvertOptions:
                 raise ConfigError(f"target {target!r} is not supported (supported: {', '.join(TARGETS)}, all)")
         for precision in self.precisions:
             if precision not in PRECISIONS:
-                raise ConfigError(f"precision {precision!r} is not supported (supported: {', '.join(PRECISIONS)}; "
-                                  "int8 comes with calibration)")
+                raise ConfigError(f"precision {precision!r} is not supported (supported: {', '.join(PRECISIONS)})")
         if not 13 <= self.opset <= OPSET:
             raise ConfigError(f"opset {self.opset} is out of range; use 13..{OPSET}")
         if self.verify_box is not None and self.verify_image is None:
             raise ConfigError("--verify-box needs --verify-image")
+        if "int8" in self.precisions:
+            if not self.calib:
+                raise ConfigError("--int8 needs calibration data: --calib PATH (image folder, COCO .json or video)")
+            if self.samples < 1:
+                raise ConfigError(f"--samples must be ≥ 1, got {self.samples}")
+            Int8Options(self.method, self.max_error)  # validates method and budget
 
 
 def artifact_name(spec: ModelSpec, target: str, precision: str) -> str:
@@ -118,24 +131,50 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
         with quiet("torch.onnx.export"):
             export_onnx(model, onnx_fp32, (1, 3, *spec.input_hw), tuple(model.output_names),
                         dynamic_batch=spec.task == "pose", opset=options.opset)
+        calibration = calibration_sets(spec.task, options) if any(p == "int8" for _, p in plan) else None
+        fp32_dirs: dict[str, Path] = {}
         for target, precision in plan:
             final = output / artifact_name(spec, target, precision)
             start = time.perf_counter()
             with atomic_directory(final, options.overwrite) as tmp:
-                card = _build(spec, model, onnx_fp32, target, precision, tmp, source, options.opset, output_shapes)
-                card.save(tmp)
-                if options.verify:
-                    with quiet("runtime"):
-                        result = verify_artifact(tmp, torch_reference(model), probe, precision)
-                    card = replace(card, verification=result)
-                    card.save(tmp)
-                    if not result["passed"]:
-                        raise ExportError(f"{final.name} disagrees with PyTorch: {result['summary']}; "
-                                          "re-run with --no-verify to keep it anyway")
+                build = (spec, model, onnx_fp32, target, source, options, output_shapes, probe)
+                if precision == "int8":
+                    fp32 = fp32_dirs.get(target) or Path(scratch) / f"{target}-fp32"
+                    if not fp32.exists():
+                        fp32.mkdir()
+                        _write_verified(*build, "fp32", fp32)
+                    calib, holdout, sources = calibration
+                    card = quantize_artifact(fp32, tmp, calib, holdout, _int8_options(options), sources)
+                    print(f"{final.name}:\n{fidelity_table(card)}")
+                else:
+                    _write_verified(*build, precision, tmp)
+            if precision == "fp32":
+                fp32_dirs[target] = final  # the INT8 artifact of this target is measured against it
             size = sum(f.stat().st_size for f in final.iterdir()) / 1e6
             log.info("wrote %s (%.1f MB) in %.1f s", final, size, time.perf_counter() - start)
             written.append(final)
     return written
+
+
+def _int8_options(options: ConvertOptions) -> Int8Options:
+    return Int8Options(method=options.method, max_error=options.max_error, progress=options.progress)
+
+
+def _write_verified(spec: ModelSpec, model: nn.Module, onnx_fp32: Path, target: str, source: dict[str, Any],
+                    options: ConvertOptions, output_shapes: list[tuple[int, ...]], probe: ProbeInput,
+                    precision: str, directory: Path) -> ModelCard:
+    """Write one fp32/fp16 artifact into `directory` and verify it against PyTorch (unless told not to)."""
+    card = _build(spec, model, onnx_fp32, target, precision, directory, source, options.opset, output_shapes)
+    card.save(directory)
+    if options.verify:
+        with quiet("runtime"):
+            result = verify_artifact(directory, torch_reference(model), probe, precision)
+        card = replace(card, verification=result)
+        card.save(directory)
+        if not result["passed"]:
+            raise ExportError(f"{artifact_name(spec, target, precision)} disagrees with PyTorch: "
+                              f"{result['summary']}; re-run with --no-verify to keep it anyway")
+    return card
 
 
 def _build(spec: ModelSpec, model: nn.Module, onnx_fp32: Path, target: str, precision: str, directory: Path,

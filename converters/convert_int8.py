@@ -18,7 +18,7 @@ import numpy as np
 
 from edgepose.calibration.fidelity import detection_fidelity, error_px, pose_fidelity
 from edgepose.calibration.observers import METHODS, TensorObserver
-from edgepose.calibration.sources import Sample
+from edgepose.calibration.sources import MIN_DET_SCORE, Sample, load_samples, split_holdout
 from edgepose.runtimes.backends import open_backend
 from edgepose.runtimes.card import InputSpec, ModelCard, load_card
 from edgepose.runtimes.detector import Detector, letterbox
@@ -43,6 +43,25 @@ class Int8Options:
             raise ConfigError(f"--method {self.method!r}: choose {', '.join(METHODS)}")
         if self.max_error is not None and self.max_error < 0:
             raise ConfigError("--max-error must be ≥ 0 (input pixels)")
+
+
+def calibration_sets(task: str, options) -> tuple[list[Sample], list[Sample], list[str]]:
+    """(calibration samples, held-out samples, source names) from a ConvertOptions' calib/holdout/samples.
+    Without explicit held-out sources, one sample in five is held out."""
+    detect = None
+    if options.calib_det is not None:
+        detector = Detector(options.calib_det)
+
+        def detect(image: np.ndarray) -> np.ndarray:
+            found = detector(image)
+            return found.boxes[found.scores >= MIN_DET_SCORE]
+    if options.holdout:
+        calib = load_samples(list(options.calib), task, options.samples, detect)
+        holdout = load_samples(list(options.holdout), task, options.samples, detect)
+    else:
+        calib, holdout = split_holdout(load_samples(list(options.calib), task, options.samples * 5 // 4, detect))
+    log.info("calibration: %d samples, held out: %d", len(calib), len(holdout))
+    return calib, holdout, [Path(p).name for p in options.calib]
 
 
 def network_inputs(samples: list[Sample], card: ModelCard) -> np.ndarray:
@@ -103,7 +122,50 @@ class OnnxInt8:
         return {"model": self.model.name}
 
 
-QUANTIZERS = {"ncnn": NcnnInt8, "onnx": OnnxInt8}
+class TFLiteInt8:
+    def __init__(self, fp32: Path, card: ModelCard) -> None:
+        from .tflite_int8 import io_names, layer_units
+
+        self.fp32, self.card = fp32, card
+        self.model = fp32 / card.files["model"]
+        self.units = layer_units(self.model)
+        self.layers = list(self.units)
+        _, outputs = io_names(self.model)
+        self.output_keys = {tensor: key for key, tensor in outputs.items()}  # fp32 tensor name → signature key
+        self.sample: np.ndarray | None = None
+
+    def collect(self, inputs: np.ndarray, progress) -> dict[str, TensorObserver]:
+        from .tflite_int8 import collect_stats
+
+        nhwc = np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))
+        self.sample = nhwc[:1]
+        return collect_stats(self.model, nhwc, progress)
+
+    def write(self, directory: Path, observers: dict[str, TensorObserver], method: str,
+              int8_layers: list[str]) -> dict[str, Any]:
+        from .tflite_int8 import io_names, write_int8
+
+        int8 = set(int8_layers)
+        dst = directory / self.model.name
+        float_ops = [op for name in self.layers if name not in int8 for op in self.units[name]]
+        write_int8(self.model, dst, observers, method, float_ops, self.sample)
+        input_name, outputs = io_names(dst)
+        self.renamed = {"input": input_name,
+                        "outputs": [outputs[self.output_keys[o.name]] for o in self.card.outputs]}
+        return {"model": self.model.name}
+
+    def card_for(self, card: ModelCard) -> ModelCard:
+        """The card with the tensor names of the last model written (QUANTIZE/DEQUANTIZE rename the edges)."""
+        return replace(card, input=replace(card.input, name=self.renamed["input"]),
+                       outputs=[replace(o, name=n) for o, n in zip(card.outputs, self.renamed["outputs"])])
+
+
+QUANTIZERS = {"ncnn": NcnnInt8, "onnx": OnnxInt8, "tflite": TFLiteInt8}
+
+
+def _card(quantizer, card: ModelCard, **changes) -> ModelCard:
+    card = replace(card, **changes)
+    return quantizer.card_for(card) if hasattr(quantizer, "card_for") else card
 
 
 def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout: list[Sample],
@@ -132,7 +194,7 @@ def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout:
                    "int8_layers": len(int8_layers), "float_layers": float_layers,
                    "quantizable_layers": len(quantizer.layers), "max_error_px": options.max_error,
                    "search": search, "seconds": round(time.perf_counter() - start, 1)}
-    int8_card = replace(card, files=files, precision="int8", calibration=calibration, verification=None)
+    int8_card = _card(quantizer, card, files=files, precision="int8", calibration=calibration, verification=None)
     int8_card.save(directory)
     report = measure(fp32, directory, holdout)
     int8_card = replace(int8_card, fidelity={"against": f"{fp32.name} (fp32)", "split": "held-out", **report})
@@ -160,7 +222,7 @@ class _Trial:
         directory = self.scratch / f"trial{self.count}"
         directory.mkdir()
         files = self.quantizer.write(directory, self.observers, self.method, int8_layers)
-        replace(self.card, files=files, precision="int8").save(directory)
+        _card(self.quantizer, self.card, files=files, precision="int8").save(directory)
         return directory
 
     def sensitivity(self, inputs: np.ndarray, options: Int8Options) -> list[tuple[str, float]]:
@@ -172,7 +234,7 @@ class _Trial:
             for name in self.quantizer.layers:
                 directory = self.build([name])
                 got = _outputs(open_backend(load_card(directory), directory), feed)
-                scores.append((name, max(_one_minus_cos(reference[k], got[k]) for k in reference)))
+                scores.append((name, max(_one_minus_cos(r, g) for r, g in zip(reference, got))))
                 shutil.rmtree(directory)
                 bar.update(1)
         return sorted(scores, key=lambda item: -item[1])
@@ -212,9 +274,10 @@ class _Trial:
         return [n for n in self.quantizer.layers if n not in keep_float], summary
 
 
-def _outputs(backend, feed: np.ndarray) -> dict[str, np.ndarray]:
-    runs = [backend.run(feed[i:i + 1]) for i in range(len(feed))]
-    return {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
+def _outputs(backend, feed: np.ndarray) -> list[np.ndarray]:
+    """Outputs in card order (tensor names differ between the fp32 and the int8 model)."""
+    runs = [list(backend.run(feed[i:i + 1]).values()) for i in range(len(feed))]
+    return [np.concatenate([r[k] for r in runs]) for k in range(len(runs[0]))]
 
 
 def _one_minus_cos(a: np.ndarray, b: np.ndarray) -> float:

@@ -92,9 +92,11 @@ def weighted_ops(path: Path) -> list[tuple[str, str, int]]:
     return ops
 
 
-def op_scope(tensor_name: str) -> str:
-    """The quantizer's recipe regex for the op writing `tensor_name` (its scope is "out1;out2;")."""
-    return "^" + re.escape(tensor_name) + ";"
+def op_scope(tensor_names: list[str]) -> str:
+    """The quantizer's recipe regex for the ops writing `tensor_names` (an op's scope is "out1;out2;").
+    One alternation instead of one entry per op: the quantizer matches every entry against every op, which
+    took 27 s for 122 entries on RTMDet-nano."""
+    return "^(?:" + "|".join(re.escape(name) for name in tensor_names) + ");"
 
 
 def _cast_weights_fp16(path: Path) -> None:
@@ -104,8 +106,9 @@ def _cast_weights_fp16(path: Path) -> None:
               "explicit_dequantize": True}
     recipe = [{"regex": ".*", "operation": op, "algorithm_key": "float_casting", "op_config": config}
               for op in FP16_CAST_OPS]
-    recipe += [{"regex": op_scope(name), "operation": kind, "algorithm_key": "no_quantize"}
-               for kind, name, size in weighted_ops(path) if kind in FP16_CAST_OPS and size < FP16_MIN_ELEMENTS]
+    small = [(kind, name) for kind, name, size in weighted_ops(path) if kind in FP16_CAST_OPS and size < FP16_MIN_ELEMENTS]
+    recipe += [{"regex": op_scope([name for k, name in small if k == kind]), "operation": kind,
+                "algorithm_key": "no_quantize"} for kind in FP16_CAST_OPS if any(k == kind for k, _ in small)]
     tmp = path.with_suffix(".fp16.tflite")
     try:
         quantizer.Quantizer(str(path), recipe).quantize(enable_progress_bar=False).export_model(str(tmp),

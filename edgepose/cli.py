@@ -64,6 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--no-verify", dest="verify", action="store_false",
                          help="keep the artifact even if it disagrees with PyTorch (the card still says so)")
     convert.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    int8 = convert.add_argument_group(
+        "INT8", "calibrate on real images, keep the most sensitive layers in float until --max-error holds, and "
+                "report fidelity against fp32 on held-out images (written as <model>-<target>-int8)")
+    int8.add_argument("--int8", action="store_true", help="also write an INT8 artifact per target")
+    int8.add_argument("--calib", nargs="+", action="extend", metavar="PATH", default=[],
+                      help="calibration data: image folders, COCO keypoint .json files (their person boxes are used "
+                           "for pose models), videos; several allowed")
+    int8.add_argument("--calib-det", metavar="DIR",
+                      help="detector artifact that finds the people in --calib images/videos for pose models")
+    int8.add_argument("--holdout", nargs="+", action="extend", metavar="PATH", default=[],
+                      help="held-out data for the fidelity report (default: every 5th calibration sample)")
+    int8.add_argument("--samples", type=int, default=128, metavar="N",
+                      help="calibration samples: images for detectors, person crops for pose (default 128; "
+                           "fewer than 100 crops warns)")
+    int8.add_argument("--max-error", type=_budget, default=1.0, metavar="PX",
+                      help="error budget in input pixels (p95 keypoint shift, or p95 box-corner shift with no "
+                           "person lost and mean score drop ≤ 0.05); 'off' quantizes every layer (default 1.0)")
+    int8.add_argument("--method", choices=["minmax", "percentile", "entropy"], default="percentile",
+                      help="activation ranges: minmax, percentile (99.99 %%, default) or entropy (ncnn's KL)")
     _add_run_parser(sub)
     card = sub.add_parser(
         "card", help="wrap third-party model files (RTMDet-nano ONNX/NCNN, MoveNet TFLite) with a model card",
@@ -116,6 +135,15 @@ def _choice_list(*choices: str):
     return parse
 
 
+def _budget(text: str) -> float | None:
+    if text.lower() in ("off", "none"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of pixels or 'off'") from None
+
+
 def _box(text: str) -> tuple[float, float, float, float]:
     try:
         values = tuple(float(v) for v in text.split(","))
@@ -144,9 +172,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from edgepose.converters.convert import ConvertOptions, convert
     from edgepose.runtimes.card import load_card
 
-    options = ConvertOptions(targets=args.target, precisions=args.precision, opset=args.opset, verify=args.verify,
+    precisions = args.precision + (("int8",) if args.int8 else ())
+    options = ConvertOptions(targets=args.target, precisions=precisions, opset=args.opset, verify=args.verify,
                              verify_image=args.verify_image, verify_box=args.verify_box, overwrite=args.overwrite,
-                             progress=args.progress)
+                             progress=args.progress, calib=tuple(args.calib), calib_det=args.calib_det,
+                             holdout=tuple(args.holdout), samples=args.samples, max_error=args.max_error,
+                             method=args.method)
     if args.model.lower().endswith(".onnx"):
         from edgepose.converters.convert_onnx import convert_onnx
 

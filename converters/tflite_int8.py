@@ -1,0 +1,121 @@
+"""TFLite full-integer INT8 through ai-edge-quantizer: int8 weights (per channel) and int8 activations for
+every op LiteRT can run in integer, float input and output (QUANTIZE / DEQUANTIZE at the edges) so the app
+feeds the same float tensor as for the fp32 model.
+
+Activation ranges come from our observers (`collect_stats` runs the fp32 model in LiteRT with every tensor
+kept, and observes each tensor the quantizer asks ranges for); they replace the quantizer's own min/max.
+Mixed precision works on units — a conv / depthwise / fully-connected op and the elementwise ops after it —
+kept in float by one `no_quantize` recipe entry matching their output tensor names.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from edgepose.calibration.observers import TensorObserver
+from edgepose.runtimes.errors import ExportError
+
+from .quiet import quiet
+from .tflite_export import op_scope
+
+log = logging.getLogger(__name__)
+
+LAYER_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+OBSERVER_SAMPLE = 65_536     # values kept per tensor (TFLite models have hundreds of activation tensors)
+
+
+def layer_units(path: Path) -> dict[str, list[str]]:
+    """Mixed-precision units in graph order: each conv / depthwise / fully-connected op with the ops after it
+    up to the next one (its activation, adds, concats…), keyed by the weighted op's output tensor name and
+    listing every member op's output tensor. Full-integer TFLite quantizes elementwise ops too, so keeping
+    only a conv in float would leave its SiLU in int8."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    names = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
+    units: dict[str, list[str]] = {}
+    pending: list[str] = []
+    current: str | None = None
+    for op in interpreter._get_ops_details():  # noqa: SLF001 (graph order; the only op listing LiteRT offers)
+        outputs = [names[i] for i in op["outputs"] if i >= 0]
+        if not outputs:
+            continue
+        if op["op_name"] in LAYER_OPS:
+            current = outputs[0]
+            units[current] = pending + outputs
+            pending = []
+        elif current is None:
+            pending += outputs
+        else:
+            units[current] += outputs
+    return units
+
+
+def _recipe(float_ops: list[str]) -> list[dict]:
+    """Static int8 for everything, float I/O, and the ops writing `float_ops` left in float."""
+    from ai_edge_quantizer import recipe
+
+    entries = list(recipe.static_wi8_ai8())
+    entries += [{"regex": ".*", "operation": io, "algorithm_key": "no_quantize"} for io in ("INPUT", "OUTPUT")]
+    if float_ops:  # later entries win
+        entries.append({"regex": op_scope(float_ops), "operation": "*", "algorithm_key": "no_quantize"})
+    return entries
+
+
+def collect_stats(path: Path, inputs_nhwc: np.ndarray, progress=None) -> dict[str, TensorObserver]:
+    """Observers for every tensor that static quantization needs a range for, keyed by tensor name."""
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_quantizer import quantizer
+
+    with warnings.catch_warnings(), quiet("ai-edge-quantizer"):
+        warnings.simplefilter("ignore")
+        wanted = quantizer.Quantizer(str(path), _recipe([])).calibrate(
+            {"serving_default": [{"input": inputs_nhwc[:1]}]}, num_threads=1)
+    interpreter = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True)
+    interpreter.allocate_tensors()
+    index = {d["name"]: d["index"] for d in interpreter.get_tensor_details()}
+    names = [n for n in wanted if n in index]
+    observers = {n: TensorObserver(seed=i, sample_size=OBSERVER_SAMPLE) for i, n in enumerate(names)}
+    runner = interpreter.get_signature_runner()
+    for x in inputs_nhwc:
+        runner(input=x[None])
+        for name in names:
+            observers[name].update(interpreter.get_tensor(index[name]))
+        if progress is not None:
+            progress.update(1)
+    return observers
+
+
+def write_int8(src: Path, dst: Path, observers: dict[str, TensorObserver], method: str, float_ops: list[str],
+               sample_nhwc: np.ndarray) -> None:
+    """Quantize `src` into `dst` with activation ranges from `observers`; the ops writing `float_ops` stay float."""
+    from ai_edge_quantizer import quantizer
+
+    with warnings.catch_warnings(), quiet("ai-edge-quantizer"):
+        warnings.simplefilter("ignore")
+        q = quantizer.Quantizer(str(src), _recipe(float_ops))
+        qsv = q.calibrate({"serving_default": [{"input": sample_nhwc[:1]}]}, num_threads=1)
+        for name, entry in qsv.items():
+            if name in observers and "min" in entry:
+                lo, hi = observers[name].range(method)
+                entry["min"] = np.full_like(np.asarray(entry["min"], np.float32), lo)
+                entry["max"] = np.full_like(np.asarray(entry["max"], np.float32), hi)
+        try:
+            q.quantize(qsv, enable_progress_report=False).export_model(str(dst), overwrite=True)
+        except Exception as exc:  # the quantizer raises many unrelated types
+            raise ExportError(f"ai-edge-quantizer could not quantize {src.name}: {exc}") from exc
+
+
+def io_names(path: Path) -> tuple[str, dict[str, str]]:
+    """(input tensor name, {signature output key: tensor name}) of a TFLite file."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    signature = interpreter.get_signature_runner()
+    by_index = {d["index"]: d["name"] for d in interpreter.get_tensor_details()}
+    inputs = signature.get_input_details()
+    outputs = signature.get_output_details()
+    return by_index[inputs["input"]["index"]], {key: by_index[d["index"]] for key, d in outputs.items()}

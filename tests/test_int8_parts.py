@@ -1,0 +1,230 @@
+"""INT8 building blocks: observers, calibration sources, the ncnn int8 writer and the ONNX QDQ writer, each
+checked against an independent numpy computation."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edgepose.calibration.observers import TensorObserver, kl_threshold, weight_scales
+from edgepose.calibration.sources import load_samples, split_holdout
+from edgepose.runtimes.errors import ConfigError
+
+from .conftest import SHARED, need
+
+RTMDET_NCNN = SHARED / "models" / "rtmdet-nano"
+COCO_DIR = SHARED / "data" / "mmpose" / "tests" / "data" / "coco"
+VTEST = SHARED / "data" / "opencv-doc-debian" / "vtest.avi"
+
+
+def _round_away(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+# --- observers ------------------------------------------------------------------------------------------
+
+def test_minmax_is_exact_and_percentile_clips_rare_outliers():
+    rng = np.random.default_rng(0)
+    observer = TensorObserver()
+    for _ in range(10):
+        observer.update(rng.standard_normal(100_000))
+    observer.update(np.array([50.0, -40.0]))
+    assert observer.range("minmax") == (-40.0, 50.0)
+    lo, hi = observer.range("percentile")
+    assert -4.5 < lo < -3.0 and 3.0 < hi < 4.5
+    assert observer.range("percentile")[0] < 0 < observer.range("percentile")[1]
+
+
+def test_reservoir_stays_uniform_over_everything_seen():
+    observer = TensorObserver(sample_size=10_000)
+    for i in range(20):
+        observer.update(np.full(50_000, float(i), np.float32))
+    assert observer.sample.size == 10_000 and abs(observer.sample.mean() - 9.5) < 0.3
+
+
+def test_entropy_threshold_cuts_a_heavy_tail_and_keeps_a_uniform_range():
+    rng = np.random.default_rng(1)
+    uniform = np.abs(rng.uniform(-1, 1, 200_000))
+    assert kl_threshold(uniform, 1.0) > 0.9
+    heavy = np.abs(np.concatenate([rng.standard_normal(200_000), [60.0]]))
+    t = kl_threshold(heavy, 60.0)
+    assert 2.0 < t < 15.0, t   # far below the absmax, above the bulk
+
+
+def test_entropy_differs_from_minmax_on_a_real_activation_like_tensor():
+    rng = np.random.default_rng(2)
+    observer = TensorObserver()
+    x = rng.standard_normal(300_000)
+    silu = x / (1 + np.exp(-x)) * 3
+    observer.update(np.concatenate([silu, [40.0]]))
+    assert observer.threshold("entropy") < 0.5 * observer.threshold("minmax")
+
+
+def test_weight_scales_are_per_channel_and_zero_for_empty_channels():
+    w = np.array([[1.0, -2.0], [0.5, 0.25], [0.0, 0.0]], np.float32)
+    np.testing.assert_allclose(weight_scales(w), [63.5, 254.0, 0.0])
+    np.testing.assert_allclose(weight_scales(w, 31), [15.5, 62.0, 0.0])
+
+
+def test_observer_refuses_non_finite_values():
+    with pytest.raises(ValueError, match="non-finite"):
+        TensorObserver().update(np.array([1.0, np.nan]))
+
+
+# --- calibration sources ----------------------------------------------------------------------------------
+
+def test_coco_json_gives_ground_truth_person_crops():
+    samples = load_samples([need(COCO_DIR / "test_coco.json")], "pose", 100)
+    assert len(samples) >= 12 and all(s.box is not None and s.box[2] > s.box[0] for s in samples)
+    assert "/box" in samples[0].origin
+
+
+def test_video_frames_are_evenly_spaced_and_deterministic():
+    a = load_samples([need(VTEST)], "detection", 10)
+    b = load_samples([VTEST], "detection", 10)
+    assert [s.origin for s in a] == [s.origin for s in b] and len(a) == 10
+    assert a[0].origin.endswith("#frame0") and a[-1].origin.endswith("#frame794")
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+
+
+def test_holdout_split_is_disjoint_and_spread():
+    samples = load_samples([need(VTEST)], "detection", 20)
+    calib, held = split_holdout(samples)
+    assert len(held) == 4 and len(calib) == 16
+    assert not {s.origin for s in calib} & {s.origin for s in held}
+
+
+def test_bad_calibration_sources_fail_clearly(tmp_path, caplog):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match="has no images"):
+        load_samples([empty], "detection", 10)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_samples([tmp_path / "missing"], "detection", 10)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ConfigError, match="no readable images"):
+        load_samples([broken], "detection", 10)
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match="expected a folder"):
+        load_samples([tmp_path / "notes.txt"], "detection", 10)
+
+
+def test_pose_calibration_on_images_needs_boxes_and_people(tmp_path, caplog):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "grey.png"), np.full((64, 64, 3), 128, np.uint8))
+    with pytest.raises(ConfigError, match="--calib-det"):
+        load_samples([folder], "pose", 10)
+    with pytest.raises(ConfigError, match="found no person"):
+        load_samples([folder], "pose", 10, detect=lambda image: np.zeros((0, 4), np.float32))
+    with caplog.at_level(logging.WARNING):
+        found = load_samples([folder], "pose", 10, detect=lambda image: np.array([[4, 4, 40, 60]], np.float32))
+    assert len(found) == 1 and "only 1 person crops" in caplog.text
+
+
+# --- ncnn int8 writer -------------------------------------------------------------------------------------
+
+def _ncnn_net(param: Path, binary: Path, int8: bool):
+    import ncnn
+
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
+    net.opt.lightmode = False
+    net.opt.use_int8_inference = int8
+    assert net.load_param(str(param)) == 0 and net.load_model(str(binary)) == 0
+    return net
+
+
+def test_ncnn_rewrite_without_int8_layers_is_byte_identical(tmp_path):
+    from edgepose.converters.ncnn_int8 import write_int8
+
+    param, binary = need(RTMDET_NCNN / "rtmdet-nano.param"), RTMDET_NCNN / "rtmdet-nano.bin"
+    result = write_int8(param, binary, tmp_path / "x.param", tmp_path / "x.bin", {})
+    assert result.quantized == [] and (tmp_path / "x.bin").read_bytes() == binary.read_bytes()
+    assert (tmp_path / "x.param").read_text().split() == param.read_text().split()
+
+
+@pytest.mark.parametrize("kind", ["Convolution", "ConvolutionDepthWise"])
+def test_ncnn_int8_layer_matches_numpy_integer_arithmetic(tmp_path, kind):
+    """One quantized layer in the real RTMDet-nano: ncnn's int8 output equals dequant(conv(q(x), q(w)))."""
+    import torch
+
+    from edgepose.converters.ncnn_bin import read_weights
+    from edgepose.converters.ncnn_int8 import parse_param, write_int8
+
+    param, binary = need(RTMDET_NCNN / "rtmdet-nano.param"), RTMDET_NCNN / "rtmdet-nano.bin"
+    _, layers = parse_param(param)
+    input_name = next(layer.tops[0] for layer in layers if layer.kind == "Input")
+    layer = next(layer for layer in layers if layer.kind == kind and int(layer.params.get("9", "0")) == 0)
+    x = np.random.default_rng(0).standard_normal((3, 320, 320)).astype(np.float32)
+    import ncnn
+
+    def extract(p: Path, b: Path, int8: bool, blobs: list[str]) -> list[np.ndarray]:
+        net = _ncnn_net(p, b, int8)
+        with net.create_extractor() as ex:
+            ex.input(input_name, ncnn.Mat(x))
+            return [np.array(ex.extract(blob)[1]).copy() for blob in blobs]
+
+    x_in, _ = extract(param, binary, False, [layer.bottoms[0], layer.tops[0]])
+    threshold = float(np.abs(x_in).max()) * 0.8   # some clipping, as calibrated thresholds do
+    write_int8(param, binary, tmp_path / "q.param", tmp_path / "q.bin", {layer.name: threshold})
+    (y_int8,) = extract(tmp_path / "q.param", tmp_path / "q.bin", True, [layer.tops[0]])
+    weight, *bias = read_weights(param, binary)[layer.name][1]
+    p = layer.params
+    groups = int(p.get("7", "1")) if kind == "ConvolutionDepthWise" else 1
+    out_c, k = int(p["0"]), int(p["1"])
+    rows = weight.reshape(groups if groups > 1 else out_c, -1)
+    levels = 31 if kind == "Convolution" and k == 3 and int(p.get("3", "1")) == 1 else 127
+    w_scale = levels / np.abs(rows).max(1)
+    w_q = np.clip(_round_away(rows * w_scale[:, None]), -127, 127) / w_scale[:, None]
+    x_scale = np.float32(127 / threshold)
+    x_q = np.clip(_round_away(x_in * x_scale), -127, 127) / x_scale
+    y_ref = torch.nn.functional.conv2d(
+        torch.from_numpy(x_q[None]).float(), torch.from_numpy(w_q.reshape(out_c, -1, k, k)).float(),
+        torch.from_numpy(bias[0]) if bias else None, int(p.get("3", "1")), int(p.get("4", "0")), 1, groups)[0].numpy()
+    assert np.abs(y_int8 - y_ref).max() <= 1e-4 * max(1.0, np.abs(y_ref).max())
+    assert (tmp_path / "q.param").read_text().count(" 8=") == 1
+
+
+# --- ONNX QDQ writer --------------------------------------------------------------------------------------
+
+def test_onnx_qdq_matches_numpy_fake_quantization(tmp_path):
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgepose.converters.onnx_qdq import collect_stats, write_qdq
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    w[2] *= 10   # channels with different ranges: per-channel scales matter
+    b = rng.standard_normal(8).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1], name="conv")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 16, 16])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    src = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(src))
+    x = (rng.standard_normal((4, 3, 16, 16)) + 0.5).astype(np.float32)
+    stats = collect_stats(src, x)
+    lo, hi = stats["conv"].range("minmax")
+    assert lo == pytest.approx(float(x.min())) and hi == pytest.approx(float(x.max()))
+    write_qdq(src, tmp_path / "q.onnx", {"conv": (lo, hi)})
+    got = ort.InferenceSession(str(tmp_path / "q.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x[:1]})[0]
+    scale = np.float32((hi - lo) / 255)
+    zero = np.clip(np.round(-lo / scale), 0, 255)
+    x_q = (np.clip(np.round(x[:1] / scale) + zero, 0, 255) - zero) * scale
+    w_scale = (np.abs(w.reshape(8, -1)).max(1) / 127).astype(np.float32)
+    w_q = np.clip(np.round(w / w_scale[:, None, None, None]), -127, 127) * w_scale[:, None, None, None]
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x_q), torch.from_numpy(w_q), torch.from_numpy(b), 1, 1).numpy()
+    assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
+    types = [n.op_type for n in onnx.load(str(tmp_path / "q.onnx")).graph.node]
+    assert types.count("QuantizeLinear") == 1 and types.count("DequantizeLinear") == 2
