@@ -31,7 +31,7 @@ from .quiet import quiet
 from .tflite_export import export_tflite
 from .verify import ProbeInput, torch_reference, verify_artifact
 from .zoo import ModelSpec, card_metadata, get_spec
-from .convert_int8 import Int8Options, calibration_sets, fidelity_table, quantize_artifact
+from .convert_int8 import Int8Options, calibration_sets, quantize_artifact
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,7 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
                         fp32.mkdir()
                         _write_verified(*build, "fp32", fp32)
                     calib, holdout, sources = calibration
-                    card = quantize_artifact(fp32, tmp, calib, holdout, _int8_options(options), sources)
-                    print(f"{final.name}:\n{fidelity_table(card)}")
+                    quantize_artifact(fp32, tmp, calib, holdout, _int8_options(options), sources)
                 else:
                     _write_verified(*build, precision, tmp)
             if precision == "fp32":

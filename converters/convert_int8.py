@@ -22,7 +22,7 @@ from edgepose.calibration.sources import MIN_DET_SCORE, Sample, load_samples, sp
 from edgepose.runtimes.backends import open_backend
 from edgepose.runtimes.card import InputSpec, ModelCard, load_card
 from edgepose.runtimes.detector import Detector, letterbox
-from edgepose.runtimes.errors import ConfigError
+from edgepose.runtimes.errors import ConfigError, ExportError
 from edgepose.runtimes.pose import PoseModel
 from edgepose.runtimes.preprocess import crop_person, to_network_input
 
@@ -124,11 +124,12 @@ class OnnxInt8:
 
 class TFLiteInt8:
     def __init__(self, fp32: Path, card: ModelCard) -> None:
-        from .tflite_int8 import io_names, layer_units
+        from .tflite_int8 import io_names, layer_units, unquantizable_outputs
 
         self.fp32, self.card = fp32, card
         self.model = fp32 / card.files["model"]
         self.units = layer_units(self.model)
+        self.always_float = unquantizable_outputs(self.model)
         self.layers = list(self.units)
         _, outputs = io_names(self.model)
         self.output_keys = {tensor: key for key, tensor in outputs.items()}  # fp32 tensor name → signature key
@@ -147,7 +148,7 @@ class TFLiteInt8:
 
         int8 = set(int8_layers)
         dst = directory / self.model.name
-        float_ops = [op for name in self.layers if name not in int8 for op in self.units[name]]
+        float_ops = self.always_float + [op for name in self.layers if name not in int8 for op in self.units[name]]
         write_int8(self.model, dst, observers, method, float_ops, self.sample)
         input_name, outputs = io_names(dst)
         self.renamed = {"input": input_name,
@@ -196,7 +197,10 @@ def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout:
                    "search": search, "seconds": round(time.perf_counter() - start, 1)}
     int8_card = _card(quantizer, card, files=files, precision="int8", calibration=calibration, verification=None)
     int8_card.save(directory)
-    report = measure(fp32, directory, holdout)
+    try:
+        report = measure(fp32, directory, holdout)
+    except Exception as exc:
+        raise ExportError(f"the INT8 {card.format} model does not run in edgepose.runtimes: {exc}") from exc
     int8_card = replace(int8_card, fidelity={"against": f"{fp32.name} (fp32)", "split": "held-out", **report})
     int8_card.save(directory)
     return int8_card
@@ -233,8 +237,13 @@ class _Trial:
         with _bar(options, len(self.quantizer.layers), "rank layers") as bar:
             for name in self.quantizer.layers:
                 directory = self.build([name])
-                got = _outputs(open_backend(load_card(directory), directory), feed)
-                scores.append((name, max(_one_minus_cos(r, g) for r, g in zip(reference, got))))
+                try:
+                    got = _outputs(open_backend(load_card(directory), directory), feed)
+                    score = max(_one_minus_cos(r, g) for r, g in zip(reference, got))
+                except Exception as exc:  # a backend that cannot run this layer in int8: keep it float first
+                    log.info("layer %s does not run in int8 (%s); ranked most sensitive", name, exc)
+                    score = float("inf")
+                scores.append((name, score))
                 shutil.rmtree(directory)
                 bar.update(1)
         return sorted(scores, key=lambda item: -item[1])
@@ -250,7 +259,11 @@ class _Trial:
             if k not in tried:
                 int8 = [n for n in self.quantizer.layers if n not in set(order[:k])]
                 directory = self.build(int8)
-                tried[k] = error_px(measure(self.fp32, directory, samples))
+                try:
+                    tried[k] = error_px(measure(self.fp32, directory, samples))
+                except Exception as exc:  # the backend refused this mix: over budget
+                    log.info("mixed precision: %d float layers does not run (%s)", k, exc)
+                    tried[k] = float("inf")
                 shutil.rmtree(directory)
                 log.info("mixed precision: %d float layers → error %.3g px", k, tried[k])
             return tried[k]
@@ -270,7 +283,7 @@ class _Trial:
                 bar.update(1)
         keep_float = set(order[:high])
         summary = {"tried": {str(k): (None if v == float("inf") else round(v, 4)) for k, v in sorted(tried.items())},
-                   "samples": len(samples), "ranking_top": [[n, round(s, 6)] for n, s in ranking[:10]]}
+                   "samples": len(samples), "ranking_top": [[n, None if s == float("inf") else round(s, 6)] for n, s in ranking[:10]]}
         return [n for n in self.quantizer.layers if n not in keep_float], summary
 
 

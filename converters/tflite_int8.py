@@ -24,7 +24,24 @@ from .tflite_export import op_scope
 log = logging.getLogger(__name__)
 
 LAYER_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-OBSERVER_SAMPLE = 65_536     # values kept per tensor (TFLite models have hundreds of activation tensors)
+OBSERVER_SAMPLE = 65_536
+# ops that stay float in every INT8 model: ScaleNorm's division by a norm cannot run in int8 (LiteRT aborts
+# with "data[i] != zero_point" when the quantized norm hits zero), nor can the reductions and roots before it
+ALWAYS_FLOAT_OPS = ("DIV", "SQRT", "RSQRT", "SUM", "MAXIMUM", "SQUARED_DIFFERENCE")     # values kept per tensor (TFLite models have hundreds of activation tensors)
+
+
+# op types whose tensors the quantizer gets wrong: TRANSPOSE_CONV (MobileNetV2's deconv head) leaves its bias
+# with 256 scales on a per-tensor slot and LiteRT refuses the file; their output tensors are always float
+UNQUANTIZABLE_OPS = ("TRANSPOSE_CONV",)
+
+
+def unquantizable_outputs(path: Path) -> list[str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    names = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
+    return [names[op["outputs"][0]] for op in interpreter._get_ops_details()  # noqa: SLF001
+            if op["op_name"] in UNQUANTIZABLE_OPS and len(op["outputs"])]
 
 
 def layer_units(path: Path) -> dict[str, list[str]]:
@@ -59,7 +76,8 @@ def _recipe(float_ops: list[str]) -> list[dict]:
     from ai_edge_quantizer import recipe
 
     entries = list(recipe.static_wi8_ai8())
-    entries += [{"regex": ".*", "operation": io, "algorithm_key": "no_quantize"} for io in ("INPUT", "OUTPUT")]
+    entries += [{"regex": ".*", "operation": op, "algorithm_key": "no_quantize"}
+                for op in ("INPUT", "OUTPUT", *ALWAYS_FLOAT_OPS)]
     if float_ops:  # later entries win
         entries.append({"regex": op_scope(float_ops), "operation": "*", "algorithm_key": "no_quantize"})
     return entries
@@ -74,7 +92,9 @@ def collect_stats(path: Path, inputs_nhwc: np.ndarray, progress=None) -> dict[st
         warnings.simplefilter("ignore")
         wanted = quantizer.Quantizer(str(path), _recipe([])).calibrate(
             {"serving_default": [{"input": inputs_nhwc[:1]}]}, num_threads=1)
-    interpreter = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True)
+    with warnings.catch_warnings():  # "intended for debugging": keeping every tensor is what calibration needs
+        warnings.simplefilter("ignore")
+        interpreter = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True)
     interpreter.allocate_tensors()
     index = {d["name"]: d["index"] for d in interpreter.get_tensor_details()}
     names = [n for n in wanted if n in index]

@@ -195,6 +195,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         card = load_card(path)
         size = sum(f.stat().st_size for f in path.iterdir()) / 1e6
         check = card.verification
+        if card.precision == "int8":
+            from edgepose.converters.convert_int8 import fidelity_table
+
+            print(f"wrote {path} ({size:.1f} MB); INT8\n{fidelity_table(card)}")
+            continue
         status = "not verified" if check is None else (
             ("verified" if check["passed"] else "FAILED verification (kept: --no-verify)") + f": {check['summary']}")
         print(f"wrote {path} ({size:.1f} MB); {status}")
