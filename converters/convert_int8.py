@@ -19,7 +19,7 @@ import numpy as np
 from edgepose.calibration.fidelity import detection_fidelity, error_px, pose_fidelity
 from edgepose.calibration.observers import METHODS, TensorObserver
 from edgepose.calibration.sources import MIN_DET_SCORE, Sample, load_samples, split_holdout
-from edgepose.runtimes.backends import open_backend
+from edgepose.runtimes.backends import BackendOptions, open_backend
 from edgepose.runtimes.card import InputSpec, ModelCard, load_card
 from edgepose.runtimes.detector import Detector, letterbox
 from edgepose.runtimes.errors import ConfigError, ExportError
@@ -189,12 +189,13 @@ def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout:
         if options.max_error is not None:
             ranking = trial.sensitivity(inputs[:SENSITIVITY_INPUTS], options)
             int8_layers, search = trial.search(ranking, calib, options)
+        speed = _speed(trial, fp32, int8_layers, quantizer.layers)
     files = quantizer.write(directory, observers, options.method, int8_layers)
     float_layers = [n for n in quantizer.layers if n not in int8_layers]
     calibration = {"method": options.method, "samples": len(calib), "sources": sources,
                    "int8_layers": len(int8_layers), "float_layers": float_layers,
                    "quantizable_layers": len(quantizer.layers), "max_error_px": options.max_error,
-                   "search": search, "seconds": round(time.perf_counter() - start, 1)}
+                   "search": search, "latency_ms_1_thread": speed, "seconds": round(time.perf_counter() - start, 1)}
     int8_card = _card(quantizer, card, files=files, precision="int8", calibration=calibration, verification=None)
     int8_card.save(directory)
     try:
@@ -204,6 +205,28 @@ def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout:
     int8_card = replace(int8_card, fidelity={"against": f"{fp32.name} (fp32)", "split": "held-out", **report})
     int8_card.save(directory)
     return int8_card
+
+
+def _speed(trial: "_Trial", fp32: Path, int8_layers: list[str], all_layers: list[str], runs: int = 20
+           ) -> dict[str, float]:
+    """Median single-input latency (ms, 1 thread, this machine) of fp32, this INT8 mix and all-layers INT8:
+    what the layers kept float cost in speed."""
+    variants = {"fp32": fp32, "int8": trial.build(int8_layers)}
+    if len(int8_layers) < len(all_layers):
+        variants["int8_all_layers"] = trial.build(list(all_layers))
+    result = {}
+    for name, directory in variants.items():
+        card = load_card(directory)
+        backend = open_backend(card, directory, BackendOptions(threads=1))
+        x = np.zeros([1 if d < 0 else d for d in card.input.shape], np.float32)
+        times = []
+        for i in range(runs + 3):
+            begin = time.perf_counter()
+            backend.run(x)
+            if i >= 3:
+                times.append((time.perf_counter() - begin) * 1e3)
+        result[name] = round(float(np.median(times)), 2)
+    return result
 
 
 def measure(fp32: Path, int8: Path, samples: list[Sample]) -> dict[str, Any]:
@@ -309,9 +332,12 @@ def fidelity_table(card: ModelCard) -> str:
     """The fidelity block as a small text table for the console."""
     report = {k: v for k, v in (card.fidelity or {}).items() if k not in ("against", "split")}
     calibration = card.calibration or {}
+    speed = calibration.get("latency_ms_1_thread") or {}
+    cost = "; ".join(f"{k} {v:.1f} ms" for k, v in speed.items())
     head = (f"  {calibration.get('int8_layers')} of {calibration.get('quantizable_layers')} layers int8, "
             f"{len(calibration.get('float_layers', []))} kept float; {calibration.get('method')} ranges from "
-            f"{calibration.get('samples')} samples; vs fp32 on the held-out split:")
+            f"{calibration.get('samples')} samples\n  latency here (1 thread): {cost}\n"
+            f"  vs fp32 on the held-out split:")
     rows = [f"    {key:<24} {value:.4g}" if isinstance(value, float) else f"    {key:<24} {value}"
             for key, value in report.items()]
     return "\n".join([head, *rows])
