@@ -49,10 +49,13 @@ def main() -> None:
     print(f"{platform.machine()}, {time.strftime('%Y-%m-%d')}, batch 1, {args.runs} runs\n")
     print("| artifact | size (MB) | " + " | ".join(f"{t} thr median / p90 (ms)" for t in args.threads) + " |")
     print("|---|---|" + "---|" * len(args.threads))
-    for directory in artifacts(args.paths):
+    found = artifacts(args.paths)
+    names = [d.name for d in found]
+    for directory in found:
+        label = directory.name if names.count(directory.name) == 1 else f"{directory.parent.name}/{directory.name}"
         cells = [f"{m:.2f} / {p:.2f}" for m, p in (measure(directory, t, args.runs) for t in args.threads)]
         size = sum(f.stat().st_size for f in directory.iterdir()) / 1e6
-        print(f"| {directory.name} | {size:.1f} | " + " | ".join(cells) + " |")
+        print(f"| {label} | {size:.1f} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ class ConvertOptions:
     samples: int = 128                       # calibration samples (images for detectors, crops for pose)
     max_error: float | None = 1.0            # mixed-precision budget in input px; None = every layer int8
     method: str = "percentile"               # activation ranges: minmax | percentile | entropy
+    eval_coco: str | None = None             # COCO annotation json: also report COCO AP of fp32 and INT8
+    eval_images: str | None = None           # its image folder
 
     def __post_init__(self) -> None:
         for target in self.targets:
@@ -74,6 +76,8 @@ class ConvertOptions:
             if self.samples < 1:
                 raise ConfigError(f"--samples must be ≥ 1, got {self.samples}")
             Int8Options(self.method, self.max_error)  # validates method and budget
+        if (self.eval_coco is None) != (self.eval_images is None):
+            raise ConfigError("--eval-coco and --images go together")
 
 
 def artifact_name(spec: ModelSpec, target: str, precision: str) -> str:
@@ -156,7 +160,8 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
 
 
 def _int8_options(options: ConvertOptions) -> Int8Options:
-    return Int8Options(method=options.method, max_error=options.max_error, progress=options.progress)
+    coco = (options.eval_coco, options.eval_images) if options.eval_coco else None
+    return Int8Options(method=options.method, max_error=options.max_error, progress=options.progress, eval_coco=coco)
 
 
 def _write_verified(spec: ModelSpec, model: nn.Module, onnx_fp32: Path, target: str, source: dict[str, Any],

@@ -37,6 +37,7 @@ class Int8Options:
     method: str = "percentile"              # activation range: minmax | percentile | entropy
     max_error: float | None = None          # budget in input px (see fidelity.error_px); None = all layers int8
     progress: bool = True
+    eval_coco: tuple[str, str] | None = None  # (annotation json, image folder): COCO AP of fp32 and INT8
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -202,6 +203,11 @@ def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout:
         report = measure(fp32, directory, holdout)
     except Exception as exc:
         raise ExportError(f"the INT8 {card.format} model does not run in edgepose.runtimes: {exc}") from exc
+    if options.eval_coco is not None:
+        from edgepose.calibration.coco_eval import coco_ap
+
+        report["coco_ap"] = {"annotations": Path(options.eval_coco[0]).name,
+                             "fp32": coco_ap(fp32, *options.eval_coco), "int8": coco_ap(directory, *options.eval_coco)}
     int8_card = replace(int8_card, fidelity={"against": f"{fp32.name} (fp32)", "split": "held-out", **report})
     int8_card.save(directory)
     return int8_card
@@ -338,7 +344,12 @@ def fidelity_table(card: ModelCard) -> str:
             f"{len(calibration.get('float_layers', []))} kept float; {calibration.get('method')} ranges from "
             f"{calibration.get('samples')} samples\n  latency here (1 thread): {cost}\n"
             f"  vs fp32 on the held-out split:")
+    ap = report.pop("coco_ap", None)
     rows = [f"    {key:<24} {value:.4g}" if isinstance(value, float) else f"    {key:<24} {value}"
             for key, value in report.items()]
+    if ap is not None:
+        rows.append(f"  COCO AP on {ap['annotations']} ({ap['fp32']['images']} images): "
+                    f"fp32 {ap['fp32']['AP']:.3f} / INT8 {ap['int8']['AP']:.3f} (AP50 {ap['fp32']['AP50']:.3f} / "
+                    f"{ap['int8']['AP50']:.3f})")
     return "\n".join([head, *rows])
 

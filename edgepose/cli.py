@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     int8.add_argument("--max-error", type=_budget, default=1.0, metavar="PX",
                       help="error budget in input pixels (p95 keypoint shift, or p95 box-corner shift with no "
                            "person lost and mean score drop ≤ 0.05); 'off' quantizes every layer (default 1.0)")
+    int8.add_argument("--eval-coco", metavar="ANN.json",
+                      help="also report COCO AP (keypoints for pose on its ground-truth boxes, person boxes for "
+                           "detectors) of fp32 and INT8; needs pycocotools (edgepose[eval])")
+    int8.add_argument("--images", metavar="DIR", help="image folder of --eval-coco (file_name is relative to it)")
     int8.add_argument("--method", choices=["minmax", "percentile", "entropy"], default="percentile",
                       help="activation ranges: minmax, percentile (99.99 %%, default) or entropy (ncnn's KL)")
     _add_run_parser(sub)
@@ -177,7 +181,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                              verify_image=args.verify_image, verify_box=args.verify_box, overwrite=args.overwrite,
                              progress=args.progress, calib=tuple(args.calib), calib_det=args.calib_det,
                              holdout=tuple(args.holdout), samples=args.samples, max_error=args.max_error,
-                             method=args.method)
+                             method=args.method, eval_coco=args.eval_coco, eval_images=args.images)
     if args.model.lower().endswith(".onnx"):
         from edgepose.converters.convert_onnx import convert_onnx
 

@@ -228,3 +228,19 @@ def test_onnx_qdq_matches_numpy_fake_quantization(tmp_path):
     assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
     types = [n.op_type for n in onnx.load(str(tmp_path / "q.onnx")).graph.node]
     assert types.count("QuantizeLinear") == 1 and types.count("DequantizeLinear") == 2
+
+
+# --- COCO AP ---------------------------------------------------------------------------------------------
+
+def test_coco_box_ap_of_the_real_detector_and_bad_paths(tmp_path):
+    from edgepose.calibration.coco_eval import coco_ap
+    from edgepose.runtimes.third_party import wrap
+
+    detector = wrap("rtmdet-onnx", [need(SHARED / "models" / "rtmdet-nano" / "rtmdet-nano.onnx")], tmp_path / "det")
+    annotations = need(SHARED / "data" / "combined_coco17_gt.json")
+    result = coco_ap(detector, annotations, SHARED / "data")
+    assert result["images"] == 10 and 0.3 <= result["AP"] <= 1.0 and result["AP50"] >= result["AP"]
+    with pytest.raises(ConfigError, match="none of the images"):
+        coco_ap(detector, annotations, tmp_path)
+    with pytest.raises(ConfigError, match="not a COCO annotation file"):
+        coco_ap(detector, tmp_path / "det" / "edgepose.json", SHARED / "data")
