@@ -77,7 +77,17 @@ def network_inputs(samples: list[Sample], card: ModelCard) -> np.ndarray:
     return to_network_input(np.stack(crops), spec)
 
 
-class NcnnInt8:
+class _Quantizer:
+    """One target's INT8 writer: `layers` (quantizable, graph order), `collect` (observe their inputs on the
+    fp32 model), `write` (a model with the given layers in int8)."""
+    layers: list[str]
+
+    def card_for(self, card: ModelCard) -> ModelCard:
+        """The card for the last model written (tensor names may change)."""
+        return card
+
+
+class NcnnInt8(_Quantizer):
     def __init__(self, fp32: Path, card: ModelCard) -> None:
         from .ncnn_int8 import quantizable
 
@@ -100,7 +110,7 @@ class NcnnInt8:
         return {"param": self.param.name, "bin": self.bin.name}
 
 
-class OnnxInt8:
+class OnnxInt8(_Quantizer):
     def __init__(self, fp32: Path, card: ModelCard) -> None:
         import onnx
 
@@ -123,7 +133,7 @@ class OnnxInt8:
         return {"model": self.model.name}
 
 
-class TFLiteInt8:
+class TFLiteInt8(_Quantizer):
     def __init__(self, fp32: Path, card: ModelCard) -> None:
         from .tflite_int8 import io_names, layer_units, unquantizable_outputs
 
@@ -165,9 +175,8 @@ class TFLiteInt8:
 QUANTIZERS = {"ncnn": NcnnInt8, "onnx": OnnxInt8, "tflite": TFLiteInt8}
 
 
-def _card(quantizer, card: ModelCard, **changes) -> ModelCard:
-    card = replace(card, **changes)
-    return quantizer.card_for(card) if hasattr(quantizer, "card_for") else card
+def _card(quantizer: _Quantizer, card: ModelCard, **changes) -> ModelCard:
+    return quantizer.card_for(replace(card, **changes))
 
 
 def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout: list[Sample],
