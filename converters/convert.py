@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -129,37 +129,50 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
     with torch.no_grad():
         outs = model(torch.zeros(1, 3, *spec.input_hw))
     output_shapes = [tuple(t.shape) for t in (outs if isinstance(outs, tuple) else (outs,))]
-    written = []
     with tempfile.TemporaryDirectory(prefix="edgepose-onnx-") as scratch:
         onnx_fp32 = Path(scratch) / f"{spec.name}.onnx"
         with quiet("torch.onnx.export"):
             export_onnx(model, onnx_fp32, (1, 3, *spec.input_hw), tuple(model.output_names),
                         dynamic_batch=spec.task == "pose", opset=options.opset)
-        calibration = calibration_sets(spec.task, options) if any(p == "int8" for _, p in plan) else None
-        fp32_dirs: dict[str, Path] = {}
-        for target, precision in plan:
-            final = output / artifact_name(spec, target, precision)
-            start = time.perf_counter()
-            with atomic_directory(final, options.overwrite) as tmp:
-                build = (spec, model, onnx_fp32, target, source, options, output_shapes, probe)
-                if precision == "int8":
-                    fp32 = fp32_dirs.get(target) or Path(scratch) / f"{target}-fp32"
-                    if not fp32.exists():
-                        fp32.mkdir()
-                        _write_verified(*build, "fp32", fp32)
-                    calib, holdout, sources = calibration
-                    quantize_artifact(fp32, tmp, calib, holdout, _int8_options(options), sources)
-                else:
-                    _write_verified(*build, precision, tmp)
-            if precision == "fp32":
-                fp32_dirs[target] = final  # the INT8 artifact of this target is measured against it
-            size = sum(f.stat().st_size for f in final.iterdir()) / 1e6
-            log.info("wrote %s (%.1f MB) in %.1f s", final, size, time.perf_counter() - start)
-            written.append(final)
+
+        def write(target: str, precision: str, directory: Path) -> None:
+            _write_verified(spec, model, onnx_fp32, target, source, options, output_shapes, probe, precision,
+                            directory)
+
+        return write_plan(plan, lambda t, p: output / artifact_name(spec, t, p), spec.task, options, write,
+                          Path(scratch))
+
+
+def write_plan(plan: list[tuple[str, str]], final_of: Callable[[str, str], Path], task: str,
+               options: ConvertOptions, write: Callable[[str, str, Path], None], scratch: Path) -> list[Path]:
+    """Write each (target, precision) of `plan` atomically at `final_of(target, precision)`. `write` makes an
+    fp32/fp16 artifact; INT8 ones are quantized from the fp32 artifact of the same target (the one written in
+    this run, or one built in `scratch`)."""
+    calibration = calibration_sets(task, options) if any(p == "int8" for _, p in plan) else None
+    fp32_dirs: dict[str, Path] = {}
+    written = []
+    for target, precision in plan:
+        final = final_of(target, precision)
+        start = time.perf_counter()
+        with atomic_directory(final, options.overwrite) as tmp:
+            if precision == "int8":
+                fp32 = fp32_dirs.get(target) or scratch / f"{target}-fp32"
+                if not fp32.exists():
+                    fp32.mkdir()
+                    write(target, "fp32", fp32)
+                calib, holdout, sources = calibration
+                quantize_artifact(fp32, tmp, calib, holdout, int8_options(options), sources)
+            else:
+                write(target, precision, tmp)
+        if precision == "fp32":
+            fp32_dirs[target] = final  # the INT8 artifact of this target is measured against it
+        size = sum(f.stat().st_size for f in final.iterdir()) / 1e6
+        log.info("wrote %s (%.1f MB) in %.1f s", final, size, time.perf_counter() - start)
+        written.append(final)
     return written
 
 
-def _int8_options(options: ConvertOptions) -> Int8Options:
+def int8_options(options: ConvertOptions) -> Int8Options:
     coco = (options.eval_coco, options.eval_images) if options.eval_coco else None
     return Int8Options(method=options.method, max_error=options.max_error, progress=options.progress, eval_coco=coco)
 

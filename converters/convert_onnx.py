@@ -18,20 +18,18 @@ import json
 import logging
 import re
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgepose.runtimes.atomic import atomic_directory
 from edgepose.runtimes.card import SCHEMA_VERSION, ModelCard
 from edgepose.runtimes.errors import ConfigError, ExportError
 from edgepose.runtimes.keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
 from edgepose.runtimes.version import __version__
 
-from .convert import ConvertOptions
+from .convert import ConvertOptions, write_plan
 from .download import sha256_of
 from .ncnn_export import export_ncnn
 from .onnx_export import cast_weights_fp16
@@ -97,7 +95,6 @@ def convert_onnx(path: str | Path, output: str | Path, card_fields: str | Path |
     inp = fields["input"]
     probe = ProbeInput.create(fields["task"], shape[2:], inp.get("color", "RGB"), inp.get("mean"), inp.get("std"),
                               options.verify_image, options.verify_box)
-    written = []
     with tempfile.TemporaryDirectory(prefix="edgepose-onnx-") as scratch:
         static = Path(scratch) / f"{stem}.onnx"
         onnx.save(model, str(static))
@@ -108,23 +105,30 @@ def convert_onnx(path: str | Path, output: str | Path, card_fields: str | Path |
 
         output_shapes = [o.shape for o in reference(np.zeros(shape, np.float32))]
         source = {"model": stem, "onnx": path.name, "sha256": sha256_of(path), "origin": "user ONNX"}
-        for target, precision in plan:
-            final = Path(output) / f"{stem}-{target}-{precision}"
-            start = time.perf_counter()
-            with atomic_directory(final, options.overwrite) as tmp:
-                card = _build(fields, model, static, target, precision, tmp, shape, output_shapes, source)
-                card.save(tmp)
-                if options.verify:
-                    with quiet("runtime"):
-                        result = verify_artifact(tmp, reference, probe, precision, against="onnxruntime (source)")
-                    card = replace(card, verification=result)
-                    card.save(tmp)
-                    if not result["passed"]:
-                        raise ExportError(f"{final.name} disagrees with the source ONNX: {result['summary']}; "
-                                          "re-run with --no-verify to keep it anyway")
-            log.info("wrote %s in %.1f s", final, time.perf_counter() - start)
-            written.append(final)
-    return written
+
+        def write(target: str, precision: str, directory: Path) -> None:
+            _write_verified(fields, model, static, target, shape, output_shapes, source, reference, probe, options,
+                            precision, directory, f"{stem}-{target}-{precision}")
+
+        return write_plan(plan, lambda t, p: Path(output) / f"{stem}-{t}-{p}", fields["task"], options, write,
+                          Path(scratch))
+
+
+def _write_verified(fields: dict[str, Any], model, static: Path, target: str, shape: tuple[int, ...],
+                    output_shapes: list[tuple[int, ...]], source: dict[str, Any], reference, probe: ProbeInput,
+                    options: ConvertOptions, precision: str, directory: Path, name: str) -> ModelCard:
+    """Write one fp32/fp16 artifact and verify it against onnxruntime on the source (unless told not to)."""
+    card = _build(fields, model, static, target, precision, directory, shape, output_shapes, source)
+    card.save(directory)
+    if options.verify:
+        with quiet("runtime"):
+            result = verify_artifact(directory, reference, probe, precision, against="onnxruntime (source)")
+        card = replace(card, verification=result)
+        card.save(directory)
+        if not result["passed"]:
+            raise ExportError(f"{name} disagrees with the source ONNX: {result['summary']}; "
+                              "re-run with --no-verify to keep it anyway")
+    return card
 
 
 def _build(fields: dict[str, Any], model, static: Path, target: str, precision: str, directory: Path,

@@ -31,6 +31,7 @@ _REDUCE = {"ReduceMean": torch.mean, "ReduceSum": torch.sum, "ReduceMax": torch.
 _STRUCTURAL = {"Conv", "ConvTranspose", "BatchNormalization", "LeakyRelu", "HardSigmoid", "Clip", "Softmax",
                "Concat", "Split", "Slice", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "MaxPool",
                "AveragePool", "GlobalAveragePool", "Resize", "Gemm", "MatMul", "Gather", "Pad", "Constant"}
+MIN_OPSET = 13
 SUPPORTED_OPS = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_REDUCE) | _STRUCTURAL
 
 
@@ -38,6 +39,7 @@ def load_static_onnx(path: Path, input_shape: tuple[int, ...] | None = None):
     """Read `path`, give its single input a static shape (batch 1 unless `input_shape` says otherwise), fold
     shape arithmetic; return (model proto, input name, (N, C, H, W))."""
     import onnx
+    import onnx.version_converter
     from onnx import TensorProto
 
     try:
@@ -63,7 +65,14 @@ def load_static_onnx(path: Path, input_shape: tuple[int, ...] | None = None):
     # pnnx embeds an older onnxruntime (IR ≤ 13); files from newer onnx writers declare more than their ops need
     model.ir_version = min(model.ir_version, onnx.helper.find_min_ir_version_for(list(model.opset_import)))
     from .onnx_export import simplify
-    return simplify(model), inputs[0].name, shape
+    model = simplify(model)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < MIN_OPSET:  # per-channel QDQ (INT8) needs 13; Split/Squeeze/Unsqueeze change form, so convert
+        try:
+            model = onnx.version_converter.convert_version(model, MIN_OPSET)
+        except Exception as exc:  # the converter raises RuntimeError / ValidationError
+            raise ConfigError(f"{path.name}: opset {opset} could not be upgraded to {MIN_OPSET}: {exc}") from exc
+    return model, inputs[0].name, shape
 
 
 def _resolve_shape(file: str, name: str, dims: list[int], wanted: tuple[int, ...] | None) -> tuple[int, ...]:

@@ -170,3 +170,24 @@ def test_python_api_takes_an_onnx_file_with_a_fields_dict(tmp_path):
     model = tiny_onnx(tmp_path / "tiny.onnx")
     written = edgepose.convert(str(model), str(tmp_path / "out"), card_fields={**TINY_FIELDS, "name": "api"})
     assert [p.name for p in written] == ["api-onnx-fp32"] and load_card(written[0]).verification["passed"]
+
+
+def test_user_onnx_converts_to_int8_on_every_target(tmp_path):
+    model = tiny_onnx(tmp_path / "tiny.onnx", extra_op="Relu")
+    video = need(SHARED / "data" / "opencv-doc-debian" / "vtest.avi")
+    result = run_cli("convert", str(model), "--card-fields", str(write_fields(tmp_path)), "--target", "all",
+                     "--precision", "fp32", "--int8", "--calib", str(video), "--samples", "8", "--max-error", "off",
+                     "-o", str(tmp_path / "out"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    for target in ("onnx", "ncnn", "tflite"):
+        card = load_card(tmp_path / "out" / f"tiny-{target}-int8")
+        assert card.precision == "int8" and card.calibration["int8_layers"] == card.calibration["quantizable_layers"]
+        assert card.fidelity["images"] == 2 and card.fidelity["against"] == f"tiny-{target}-fp32 (fp32)"
+
+
+def test_opset_11_files_are_upgraded_for_int8(tmp_path):
+    from edgepose.converters.onnx_to_torch import MIN_OPSET, load_static_onnx
+
+    model, _, shape = load_static_onnx(need(RTMDET_ONNX))
+    assert shape == (1, 3, 320, 320)
+    assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= MIN_OPSET
