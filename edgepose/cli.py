@@ -16,6 +16,7 @@ EPILOG_CONVERT = """examples:
   edgepose convert rtmdet-nano --weights rtmdet-nano.onnx --output out/   # import a BN-folded ONNX export
   edgepose convert rtmpose-s --output out/                               # downloads the official checkpoint
   edgepose convert my-detector.onnx --card-fields fields.json --target ncnn,tflite --output out/
+  edgepose convert rtmpose-t --target tflite --int8 --calib person_keypoints.json --output out/
 """
 
 
