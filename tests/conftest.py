@@ -37,3 +37,19 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Downloads go to a per-test cache, never to the user's ~/.cache."""
     monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+def snapshot(root: Path) -> set[str]:
+    """Every file and folder under `root` (relative paths), to prove a failing command wrote nothing."""
+    return {str(p.relative_to(root)) for p in Path(root).rglob("*")}
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int = 1, contains: str = "") -> str:
+    """A failed CLI run as the README promises: exit `code`, no traceback, exactly one `edgepose:` line on
+    stderr (warnings and progress aside), mentioning `contains`. Returns that line."""
+    assert result.returncode == code, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("edgepose:")]
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert contains.lower() in lines[0].lower(), (contains, lines[0])
+    return lines[0]
