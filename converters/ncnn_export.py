@@ -11,6 +11,7 @@ they run in fp32 whatever the runtime options say.
 """
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,26 +38,32 @@ class NcnnFiles:
 
 def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[int, ...], fp16: bool,
                 timeout: float = 600.0) -> NcnnFiles:
-    """Run pnnx on `onnx_path` and write `<stem>.param` / `<stem>.bin` into `directory`."""
-    work = directory / ".pnnx"
+    """Run pnnx on `onnx_path` and write `<stem>.param` / `<stem>.bin` into `directory`.
+
+    pnnx runs inside a private work folder on plain ASCII file names (the ONNX is linked there) and the
+    results are moved out, so relative output folders and paths with spaces or non-ASCII characters
+    never reach it."""
+    work = Path(directory).resolve() / ".pnnx"
     work.mkdir()
     param, binary = directory / f"{stem}.param", directory / f"{stem}.bin"
     shape = "[" + ",".join(str(d) for d in input_shape) + "]"
-    command = [_pnnx_executable(), str(onnx_path), f"inputshape={shape}", "fp16=0",
-               f"ncnnparam={param}", f"ncnnbin={binary}", f"pnnxparam={work / 'm.pnnx.param'}",
-               f"pnnxbin={work / 'm.pnnx.bin'}", f"pnnxpy={work / 'm_pnnx.py'}", f"pnnxonnx={work / 'm.pnnx.onnx'}",
-               f"ncnnpy={work / 'm_ncnn.py'}"]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=work)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ExportError(f"pnnx could not run ({exc}); pip install pnnx") from exc
+        _link_or_copy(Path(onnx_path).resolve(), work / "m.onnx")
+        command = [_pnnx_executable(), "m.onnx", f"inputshape={shape}", "fp16=0", "ncnnparam=m.ncnn.param",
+                   "ncnnbin=m.ncnn.bin", "pnnxparam=m.pnnx.param", "pnnxbin=m.pnnx.bin", "pnnxpy=m_pnnx.py",
+                   "pnnxonnx=m.pnnx.onnx", "ncnnpy=m_ncnn.py"]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=work)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ExportError(f"pnnx could not run ({exc}); pip install pnnx") from exc
+        made = (work / "m.ncnn.param", work / "m.ncnn.bin")
+        if result.returncode != 0 or not all(p.is_file() for p in made):
+            tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
+            raise ExportError(f"pnnx failed to convert {Path(onnx_path).name} (exit {result.returncode}): {tail}")
+        made[0].replace(param)
+        made[1].replace(binary)
     finally:
-        for leftover in work.iterdir():
-            leftover.unlink()
-        work.rmdir()
-    if result.returncode != 0 or not param.is_file() or not binary.is_file():
-        tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
-        raise ExportError(f"pnnx failed to convert {onnx_path.name} (exit {result.returncode}): {tail}")
+        shutil.rmtree(work, ignore_errors=True)
     unsupported = _unknown_layer_types(param)
     if unsupported:
         raise ExportError(f"pnnx left operators ncnn cannot run: {', '.join(unsupported)} (ncnn has no such layer)")
@@ -67,6 +74,13 @@ def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[
         half.replace(binary)
     fp32_layers = protect_fp16(param)
     return NcnnFiles(param.name, binary.name, input_name, output_names, fp32_layers)
+
+
+def _link_or_copy(source: Path, link: Path) -> None:
+    try:
+        link.symlink_to(source)
+    except OSError:  # no symlinks on this file system
+        shutil.copyfile(source, link)
 
 
 def _pnnx_executable() -> str:
