@@ -8,6 +8,7 @@ add fields without breaking older runtimes.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -102,8 +103,8 @@ class ModelCard:
         if self.task == "pose":
             if not self.keypoints:
                 raise ConfigError("model card: a pose card needs 'keypoints' (the keypoint names)")
-            if self.bbox_padding is None or self.bbox_padding <= 0:
-                raise ConfigError("model card: a pose card needs a positive 'bbox_padding' (MMPose uses 1.25)")
+            if self.bbox_padding is None or not 0 < self.bbox_padding < math.inf:
+                raise ConfigError("model card: a pose card needs a positive, finite 'bbox_padding' (MMPose uses 1.25)")
             if self.sigmas and len(self.sigmas) != len(self.keypoints):
                 raise ConfigError(f"model card: {len(self.sigmas)} sigmas for {len(self.keypoints)} keypoints")
 
@@ -147,7 +148,7 @@ class ModelCard:
             color=_field(inp, "color", str, "input."),
             mean=_float_list_or_none(inp, "mean", "input."),
             std=_float_list_or_none(inp, "std", "input."),
-            quantization=inp.get("quantization"),
+            quantization=_quantization(inp.get("quantization")),
         )
         outputs = []
         for i, out in enumerate(_field(data, "outputs", list, "")):
@@ -157,32 +158,33 @@ class ModelCard:
                 name=_field(out, "name", str, f"outputs[{i}]."),
                 role=_field(out, "role", str, f"outputs[{i}]."),
                 shape=_int_list(_field(out, "shape", list, f"outputs[{i}]."), f"outputs[{i}].shape"),
-                stride=out.get("stride"),
+                stride=_positive_int_or_none(out, "stride", f"outputs[{i}]."),
                 layout=out.get("layout", "NCHW"),
             ))
         padding = data.get("bbox_padding")
-        if padding is not None and not isinstance(padding, (int, float)):
+        if padding is not None and not _is_number(padding):
             raise ConfigError(f"model card: 'bbox_padding' must be a number or null, got {padding!r}")
+        keypoints = _str_list(_field(data, "keypoints", list, ""), "keypoints")
         return cls(
             version=version,
             task=_field(data, "task", str, ""),
             format=_field(data, "format", str, ""),
-            files=_field(data, "files", dict, ""),
+            files=_files(_field(data, "files", dict, "")),
             input=input_spec,
             outputs=outputs,
-            decoder=_field(data, "decoder", dict, ""),
-            keypoints=_field(data, "keypoints", list, ""),
-            skeleton=_field(data, "skeleton", list, ""),
-            flip_pairs=_field(data, "flip_pairs", list, ""),
-            sigmas=data.get("sigmas") or [],
+            decoder=_decoder(_field(data, "decoder", dict, "")),
+            keypoints=keypoints,
+            skeleton=_pairs(_field(data, "skeleton", list, ""), "skeleton", len(keypoints)),
+            flip_pairs=_pairs(_field(data, "flip_pairs", list, ""), "flip_pairs", len(keypoints)),
+            sigmas=_float_list(data.get("sigmas") or [], "sigmas"),
             bbox_padding=None if padding is None else float(padding),
             precision=_field(data, "precision", str, ""),
             source=_field(data, "source", dict, ""),
-            classes=data.get("classes") or [],
-            edgepose_version=data.get("edgepose_version", ""),
-            calibration=data.get("calibration"),
-            fidelity=data.get("fidelity"),
-            verification=data.get("verification"),
+            classes=_str_list(data.get("classes") or [], "classes"),
+            edgepose_version=_optional(data, "edgepose_version", str, ""),
+            calibration=_optional(data, "calibration", dict, None),
+            fidelity=_optional(data, "fidelity", dict, None),
+            verification=_optional(data, "verification", dict, None),
         )
 
 
@@ -191,6 +193,9 @@ def load_card(path: str | os.PathLike) -> ModelCard:
     path = Path(path)
     if path.is_dir():
         path = path / CARD_NAME
+    elif path.is_file() and path.suffix.lower() != ".json":
+        raise ConfigError(f"{path} is a file, not an artifact folder; give the folder that holds {CARD_NAME} "
+                          f"(written by `edgepose convert` or `edgepose card`)")
     if not path.is_file():
         raise ConfigError(f"no model card at {path}; point to an artifact directory written by `edgepose convert`")
     try:
@@ -213,6 +218,78 @@ def _field(data: dict, key: str, kind: type, prefix: str) -> Any:
     return value
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _optional(data: dict, key: str, kind: type, default: Any) -> Any:
+    value = data.get(key, default)
+    if value is not None and not isinstance(value, kind):
+        raise ConfigError(f"model card: field '{key}' must be {kind.__name__} or absent, got {type(value).__name__}")
+    return value
+
+
+def _files(files: dict) -> dict[str, str]:
+    for role, name in files.items():
+        if not isinstance(name, str) or not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+            raise ConfigError(f"model card: files.{role} must be a file name inside the artifact folder, got {name!r}")
+    return files
+
+
+def _decoder(decoder: dict) -> dict:
+    """Type-check the decoder parameters a runtime reads (unknown ones are kept for newer readers)."""
+    numbers = ("split_ratio", "score_threshold", "nms_iou", "letterbox_pad_value", "max_detections")
+    for key in numbers:
+        if key in decoder and not (_is_number(decoder[key]) and math.isfinite(decoder[key])):
+            raise ConfigError(f"model card: 'decoder.{key}' must be a finite number, got {decoder[key]!r:.80}")
+    if not 0 <= decoder.get("letterbox_pad_value", 0) <= 255:
+        raise ConfigError(f"model card: 'decoder.letterbox_pad_value' must be in [0, 255], "
+                          f"got {decoder['letterbox_pad_value']}")
+    if decoder.get("type") == "simcc" and not (_is_number(decoder.get("split_ratio")) and decoder["split_ratio"] > 0):
+        raise ConfigError(f"model card: a simcc decoder needs a positive 'decoder.split_ratio', "
+                          f"got {decoder.get('split_ratio')!r}")
+    return decoder
+
+
+def _str_list(values: Any, where: str) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"model card: '{where}' must be a list of strings, got {values!r:.120}")
+    return values
+
+
+def _float_list(values: Any, where: str) -> list[float]:
+    if not isinstance(values, list) or not all(_is_number(v) for v in values):
+        raise ConfigError(f"model card: '{where}' must be a list of numbers, got {values!r:.120}")
+    return [float(v) for v in values]
+
+
+def _pairs(values: list, where: str, count: int) -> list[list[int]]:
+    """Index pairs into the keypoint list, e.g. skeleton links or left/right flip pairs."""
+    for pair in values:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < count for i in pair)):
+            raise ConfigError(f"model card: '{where}' must be pairs of keypoint indices in [0, {count}), "
+                              f"got {pair!r:.80}")
+    return values
+
+
+def _quantization(value: Any) -> dict[str, float] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and _is_number(value.get("scale")) and value["scale"] > 0
+            and _is_number(value.get("zero_point"))):
+        raise ConfigError(f"model card: 'input.quantization' must be null or {{\"scale\": > 0, \"zero_point\": "
+                          f"number}}, got {value!r:.120}")
+    return value
+
+
+def _positive_int_or_none(data: dict, key: str, prefix: str) -> int | None:
+    value = data.get(key)
+    if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        raise ConfigError(f"model card: '{prefix}{key}' must be a positive integer or null, got {value!r:.80}")
+    return value
+
+
 def _int_list(values: list, where: str) -> list[int]:
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise ConfigError(f"model card: '{where}' must be a list of integers, got {values!r}")
@@ -225,8 +302,8 @@ def _float_list_or_none(data: dict, key: str, prefix: str) -> list[float] | None
     value = data[key]
     if value is None:
         return None
-    if not isinstance(value, list) or not all(isinstance(v, (int, float)) for v in value):
-        raise ConfigError(f"model card: '{prefix}{key}' must be a list of numbers or null, got {value!r}")
+    if not isinstance(value, list) or not all(_is_number(v) for v in value):
+        raise ConfigError(f"model card: '{prefix}{key}' must be a list of numbers or null, got {value!r:.120}")
     return [float(v) for v in value]
 
 

@@ -15,7 +15,7 @@ from .backends import BackendOptions, open_backend
 from .boxes import nms
 from .card import ModelCard, load_card
 from .errors import ConfigError
-from .preprocess import to_network_input
+from .preprocess import check_image, to_network_input
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ class Detector:
         self._grids: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float]:
-        canvas, scale = letterbox(image, self.size_hw, self.pad_value)
+        """uint8 BGR image → network input (1, ...) letterboxed with the card's pad value, and the resize scale."""
+        canvas, scale = letterbox(check_image(image), self.size_hw, self.pad_value)
         return to_network_input(canvas[None], self.card.input), scale
 
     def infer(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
@@ -101,6 +102,8 @@ class Detector:
         return Detections(boxes[keep].astype(np.float32), scores[keep].astype(np.float32), labels[keep].astype(np.int64))
 
     def __call__(self, image: np.ndarray) -> Detections:
+        """Detections in a uint8 BGR image (grayscale and BGRA are converted; other kinds are a ConfigError)."""
+        image = check_image(image)
         inputs, scale = self.preprocess(image)
         return self.decode(self.infer(inputs), scale, image.shape)
 

@@ -8,6 +8,7 @@ import numpy as np
 from .detector import Detector
 from .errors import ConfigError
 from .pose import PoseModel
+from .preprocess import check_boxes, check_image
 from .timing import StageTimes
 from .tracker import Person, Tracker, TrackerConfig
 
@@ -35,14 +36,13 @@ class Pipeline:
             raise ConfigError(f"det_score={det_score} must be in [0, 1]")
         self.pose = pose
         self.detector = detector
-        self.boxes = None if boxes is None else np.asarray(boxes, np.float32).reshape(-1, 4)
+        self.boxes = None if boxes is None else check_boxes(boxes)
         self.det_score = det_score
         self.tracker = Tracker(config or TrackerConfig(), pose.card.sigmas or [0.05] * pose.num_keypoints)
         self.times = StageTimes()
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
-        if frame is None or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ConfigError(f"expected a BGR image (H, W, 3), got {None if frame is None else frame.shape}")
+        frame = check_image(frame)
         self.times.frames += 1
         if self.detector is None:
             poses = self.pose(frame, self.boxes, self.times)

@@ -12,7 +12,7 @@ from .card import ModelCard, load_card
 from .decoders import decode_heatmap, decode_keypoints, decode_simcc, flip_heatmaps, flip_simcc
 from .errors import ConfigError
 from .keypoints import flip_indices
-from .preprocess import crop_person, to_image_coords, to_network_input
+from .preprocess import check_boxes, check_image, crop_person, to_image_coords, to_network_input
 from .timing import StageTimes, maybe
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,8 @@ def usable_boxes(boxes: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
 
 class PoseModel:
     """`PoseModel(dir)(image_bgr, boxes) -> Poses`. Boxes that cannot be cropped and persons whose outputs
-    are not finite are left out (logged), never raised mid-video."""
+    are not finite are left out (logged), never raised mid-video; an image or boxes of the wrong kind are a
+    ConfigError that says what is expected."""
 
     def __init__(self, artifact: str | Path, options: BackendOptions | None = None, flip_test: bool = False) -> None:
         self.directory = Path(artifact)
@@ -72,6 +73,9 @@ class PoseModel:
 
     def preprocess(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """→ network input (N, ...), centers (N, 2), scales (N, 2)."""
+        image, boxes = check_image(image), check_boxes(boxes)
+        if len(boxes) == 0:
+            raise ConfigError("preprocess needs at least one box; PoseModel(...)(image, boxes) handles zero boxes")
         crops, centers, scales = [], [], []
         for box in boxes:
             crop, center, scale = crop_person(image, box, self.input_wh, self.card.bbox_padding, self.udp)
@@ -112,8 +116,11 @@ class PoseModel:
         raise ConfigError(f"decoder {kind!r} is not a pose decoder")
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray, times: StageTimes | None = None) -> Poses:
-        """Poses for the usable boxes, all in one batched call; `times` accumulates pre/pose/post seconds."""
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        """Poses for the usable boxes, all in one batched call; `times` accumulates pre/pose/post seconds.
+
+        `image`: uint8 BGR (H, W, 3) (grayscale and BGRA are converted); `boxes`: (N, 4) xyxy image pixels, or
+        (N, 5) with a score column (ignored)."""
+        image, boxes = check_image(image), check_boxes(boxes)
         keep = usable_boxes(boxes, image.shape)
         if not keep.all():
             log.debug("skipping %d boxes with no area inside the image", int((~keep).sum()))

@@ -10,6 +10,57 @@ import cv2
 import numpy as np
 
 from .card import InputSpec
+from .errors import ConfigError
+
+
+
+def _convert_hint(dtype: np.dtype) -> str:
+    if dtype.kind == "f":
+        return "convert with `(image * 255).clip(0, 255).astype(np.uint8)` if its values are in 0..1"
+    if dtype == np.uint16:
+        return "convert with `(image >> 8).astype(np.uint8)` (or cv2.normalize for a narrower range)"
+    return "convert it to uint8 0..255, or read the file with cv2.imread(path)"
+
+
+def check_image(image: object) -> np.ndarray:
+    """The image check every public entry point uses: → uint8 BGR (H, W, 3), or a ConfigError saying what is
+    expected. Grayscale (H, W) / (H, W, 1) and BGRA (H, W, 4) uint8 images are converted to BGR; float and
+    other integer images are refused (their value range cannot be guessed)."""
+    if image is None:
+        raise ConfigError("image is None (cv2.imread returns None for a missing or unreadable file); "
+                          "pass a uint8 BGR image of shape (H, W, 3)")
+    if not isinstance(image, np.ndarray):
+        raise ConfigError(f"image must be a numpy array (uint8 BGR, (H, W, 3)), got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ConfigError(f"uint8 BGR expected, got a {image.dtype} image; {_convert_hint(image.dtype)}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise ConfigError(f"image of shape {image.shape}: expected (H, W, 3) BGR, (H, W) grayscale or (H, W, 4) BGRA")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ConfigError(f"image of shape {image.shape} is empty; pass an image of at least 1×1 pixels")
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGRA2BGR)
+    return image
+
+
+def check_boxes(boxes: object) -> np.ndarray:
+    """Person boxes → (N, 4) float32 xyxy. Takes (N, 4), one (4,) box, or detector output (N, 5) with a score
+    column (only the first 4 columns are used); anything else is a ConfigError."""
+    if boxes is None:
+        raise ConfigError("boxes is None; pass person boxes as an (N, 4) array of x1, y1, x2, y2 in image pixels")
+    boxes = getattr(boxes, "boxes", boxes)  # a Detections object
+    try:
+        array = np.asarray(boxes, np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"boxes must be numbers, an (N, 4) array of x1, y1, x2, y2; got {boxes!r:.80}") from exc
+    if array.size == 0:
+        return np.zeros((0, 4), np.float32)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] not in (4, 5):
+        raise ConfigError(f"boxes of shape {array.shape}: expected (N, 4) x1, y1, x2, y2 or (N, 5) with a score")
+    return np.ascontiguousarray(array[:, :4])
 
 
 def box_to_center_scale(box: np.ndarray, input_wh: tuple[int, int], padding: float) -> tuple[np.ndarray, np.ndarray]:
