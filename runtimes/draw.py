@@ -1,10 +1,32 @@
-"""Draw skeletons, boxes, track ids and FPS on a BGR frame (in place)."""
+"""Draw skeletons, boxes, track ids and FPS on a BGR frame (in place); check that a window can be shown."""
 from __future__ import annotations
+
+import os
+import sys
 
 import cv2
 import numpy as np
 
+from .errors import ConfigError
 from .tracker import Person
+
+
+def check_display() -> None:
+    """Raise a one-line ConfigError unless OpenCV can open a window here (`--show`). The opencv-python-headless
+    build that edgepose installs has no GUI; the full opencv-python build has one."""
+    gui = next((line.split(":", 1)[1].strip() for line in cv2.getBuildInformation().splitlines()
+                if line.strip().startswith("GUI:")), "")
+    if gui.upper() in ("NONE", "NO"):
+        raise ConfigError("--show needs OpenCV with a GUI, and this one is the headless build; run "
+                          "`pip uninstall -y opencv-python-headless && pip install opencv-python`, or drop --show "
+                          "and write --out instead")
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise ConfigError("--show needs a display (DISPLAY is not set); drop --show and write --out instead")
+    try:
+        cv2.namedWindow("edgepose", cv2.WINDOW_NORMAL)
+    except cv2.error:
+        raise ConfigError("--show: OpenCV cannot open a window (a headless build?); run `pip uninstall -y "
+                          "opencv-python-headless && pip install opencv-python`, or drop --show") from None
 
 
 def _color(track_id: int | None) -> tuple[int, int, int]:

@@ -1,16 +1,29 @@
-"""Run a pipeline over a frame source, writing JSON lines and/or an annotated video atomically.
+"""Run a pipeline over a frame source, writing JSON lines and annotated video/images atomically.
 
-Outputs go to hidden temporary files beside their destinations and are renamed only when the whole
-source was processed; any error removes them, so a crash never leaves a half-written file.
+Outputs are checked before any work (`plan_outputs`), built in hidden temporary files or folders beside
+their destinations and renamed into place when the source is done, or when Ctrl-C stops the run (the
+frame in progress is finished first; a second Ctrl-C aborts at once). Any error removes them, so a crash
+never leaves a half-written file.
+
+`--out` depends on the source: for a video or camera it is a video file whose suffix picks the codec
+(`VIDEO_WRITERS`); for images it is a folder that receives one annotated image per input under the same
+file name (or, for a single image, an image file).
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+import signal
 import sys
+import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -18,7 +31,13 @@ import numpy as np
 from .draw import draw_persons
 from .errors import ConfigError
 from .pipeline import FrameResult, Pipeline
-from .sources import FrameSource
+from .sources import IMAGE_SUFFIXES, FrameSource
+
+log = logging.getLogger(__name__)
+
+# suffix → FourCC; each was checked to write and read back with opencv-python-headless 4.14 (FFmpeg backend)
+VIDEO_WRITERS = {".mp4": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
+PROGRESS_LINE_EVERY_S = 10.0  # when stderr is not a terminal: one progress line this often
 
 
 def parse_boxes(text: str) -> np.ndarray:
@@ -57,89 +76,342 @@ class RunSummary:
     detector_frames: int
     seconds: float
     stage_ms: dict[str, float]   # per frame, by stage
+    written: list[Path] = field(default_factory=list)
+    interrupted: bool = False    # stopped by Ctrl-C; `written` holds the frames done until then
+    skipped: list[str] = field(default_factory=list)  # unreadable images of a folder source
+    expected: int | None = None  # a video's frame count from its header when it ended before that
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+# ---------------------------------------------------------------------------------------------- outputs
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where a run writes: JSON lines, and `--out` as a video file, an image folder or one image file."""
+
+    json: Path | None = None
+    video: Path | None = None
+    image_dir: Path | None = None
+    image_file: Path | None = None
+
+
+def plan_outputs(json_path: str | Path | None, out_path: str | Path | None, source: FrameSource) -> OutputPlan:
+    """Check every output before any work; a ConfigError names the problem and what to do."""
+    json_p = check_output_file(json_path, "--json") if json_path else None
+    video = image_dir = image_file = None
+    if out_path:
+        out = Path(out_path)
+        suffix = out.suffix.lower()
+        if not source.is_images:
+            if suffix not in VIDEO_WRITERS:
+                raise ConfigError(f"--out {out}: a video needs one of the suffixes {', '.join(VIDEO_WRITERS)}")
+            video = check_output_file(out, "--out")
+        elif suffix in IMAGE_SUFFIXES and source.total == 1:
+            image_file = check_output_file(out, "--out")
+        elif suffix in IMAGE_SUFFIXES or suffix in VIDEO_WRITERS:
+            raise ConfigError(f"--out {out}: for a folder of images --out names a folder that receives one "
+                              "annotated image per input (same file names); give a name without a suffix")
+        else:
+            image_dir = _check_output_dir(out)
+    plan = OutputPlan(json_p, video, image_dir, image_file)
+    _check_no_clash(plan, source)
+    return plan
+
+
+def check_output_file(path: str | Path, flag: str) -> Path:
+    """A file we may create or replace: not a folder or device, in an existing folder we can write to.
+    Returns it with symbolic links resolved, so the file is replaced, never the link."""
+    path = Path(path).resolve()
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; name a file inside it instead")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{flag} {path} exists and is not a regular file (a device or pipe); name a file")
+    _check_writable_folder(path.parent, flag)
+    return path
+
+
+def _check_output_dir(path: Path) -> Path:
+    path = path.resolve()
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        raise ConfigError(f"--out {path} already exists; for images --out names a new (or empty) folder — "
+                          "remove it or choose another name")
+    _check_writable_folder(path.parent, "--out")
+    return path
+
+
+def _check_writable_folder(folder: Path, flag: str) -> None:
+    if not folder.is_dir():
+        raise ConfigError(f"{flag}: output folder {folder} does not exist; create it first")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{flag}: cannot write in {folder} ({exc.strerror or exc})") from None
+
+
+def _check_no_clash(plan: OutputPlan, source: FrameSource) -> None:
+    outs = [p for p in (plan.json, plan.video, plan.image_file, plan.image_dir) if p is not None]
+    if len(set(outs)) != len(outs):
+        raise ConfigError("--json and --out name the same path; give them different names")
+    inputs = {Path(f).resolve() for f in getattr(source, "files", [])} | {Path(source.spec).resolve()}
+    if any(p in inputs for p in outs):
+        raise ConfigError("an output path is the --source itself; choose another output name")
+    if plan.json and plan.image_dir and plan.image_dir in plan.json.parents:
+        raise ConfigError("--json must not be inside the --out folder (the folder is written as a whole)")
+
+
 def _part(path: Path) -> Path:
     return path.with_name(f".{path.stem}.part{path.suffix}")
 
 
+class _Sink:
+    """One output, built under a hidden name: `write` per frame, then `commit` (rename) or `abort`."""
+
+    final: Path
+
+    def write(self, name: str, result: FrameResult, canvas: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> Path:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def _fail(self, exc: OSError) -> ConfigError:
+        return ConfigError(f"cannot write {self.final}: {exc.strerror or exc} (disk full or file too large?)")
+
+
+class _JsonSink(_Sink):
+    def __init__(self, final: Path, is_video: bool) -> None:
+        self.final, self.tmp, self.is_video, self.count = final, _part(final), is_video, 0
+        self.file = open(self.tmp, "w")
+
+    def write(self, name: str, result: FrameResult, canvas: np.ndarray | None) -> None:
+        record = frame_record(result, self.count, None if self.is_video else name)
+        self.count += 1
+        try:
+            self.file.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def commit(self) -> Path:
+        try:
+            self.file.close()
+        except OSError as exc:
+            raise self._fail(exc) from None
+        os.replace(self.tmp, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        try:
+            self.file.close()
+        except OSError:
+            pass
+        self.tmp.unlink(missing_ok=True)
+
+
+class _VideoSink(_Sink):
+    def __init__(self, final: Path, fps: float) -> None:
+        self.final, self.tmp, self.fps, self.count = final, _part(final), fps, 0
+        self.writer: cv2.VideoWriter | None = None
+
+    def write(self, name: str, result: FrameResult, canvas: np.ndarray | None) -> None:
+        if self.writer is None:
+            fourcc = cv2.VideoWriter_fourcc(*VIDEO_WRITERS[self.final.suffix.lower()])
+            self.writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, (canvas.shape[1], canvas.shape[0]))
+            if not self.writer.isOpened():
+                raise ConfigError(f"cannot write video {self.final}: OpenCV could not open a "
+                                  f"{VIDEO_WRITERS[self.final.suffix.lower()]} writer")
+        self.writer.write(canvas)
+        self.count += 1
+
+    def commit(self) -> Path:
+        if self.writer is not None:
+            self.writer.release()
+        cap = cv2.VideoCapture(str(self.tmp))
+        readable = cap.isOpened() and cap.read()[0]
+        cap.release()
+        if not readable:
+            self.abort()
+            raise ConfigError(f"cannot write {self.final}: the video did not read back (disk full or file too large?)")
+        os.replace(self.tmp, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+        self.tmp.unlink(missing_ok=True)
+
+
+class _ImageSink(_Sink):
+    """Annotated images: into a hidden folder renamed to `final`, or (`single`) one file."""
+
+    def __init__(self, final: Path, single: bool) -> None:
+        self.final, self.single = final, single
+        self.tmp = _part(final) if single else Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part",
+                                                                     dir=final.parent))
+
+    def write(self, name: str, result: FrameResult, canvas: np.ndarray | None) -> None:
+        target = self.tmp if self.single else self.tmp / name
+        ok, data = cv2.imencode(target.suffix, canvas)
+        if not ok:
+            raise ConfigError(f"cannot encode {target.name} as {target.suffix}; use .png or .jpg")
+        try:
+            target.write_bytes(data.tobytes())
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def commit(self) -> Path:
+        if not self.single:
+            self.tmp.chmod(0o755)  # mkdtemp makes it private; the output is an ordinary folder
+            if self.final.is_dir():
+                self.final.rmdir()  # empty, checked by plan_outputs
+        os.replace(self.tmp, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        if self.single:
+            self.tmp.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _open_sinks(plan: OutputPlan, source: FrameSource) -> list[_Sink]:
+    sinks: list[_Sink] = []
+    try:
+        if plan.json:
+            sinks.append(_JsonSink(plan.json, source.is_video))
+        if plan.video:
+            sinks.append(_VideoSink(plan.video, source.fps))
+        if plan.image_dir or plan.image_file:
+            sinks.append(_ImageSink(plan.image_dir or plan.image_file, plan.image_file is not None))
+    except OSError as exc:
+        for sink in sinks:
+            sink.abort()
+        raise ConfigError(f"cannot create the outputs: {exc.strerror or exc}") from None
+    return sinks
+
+
+# ------------------------------------------------------------------------------------------------ loop
+
+class _Stop:
+    """Set by the first Ctrl-C; the loop checks it between frames."""
+
+    requested = False
+
+
+@contextmanager
+def _sigint_finishes_frame() -> Iterator[_Stop]:
+    """While active, the first SIGINT asks the loop to stop after the current frame; a second one raises
+    KeyboardInterrupt at once. Outside the main thread or when SIGINT is ignored, nothing changes."""
+    stop = _Stop()
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous in (signal.SIG_IGN, None):
+        yield stop
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Progress:
+    """A bar redrawn in place (at most 10 times a second) when stderr is a terminal; otherwise one plain
+    line every PROGRESS_LINE_EVERY_S seconds, so logs and pipes are not flooded."""
+
+    def __init__(self, total: int | None, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.start = self.last = time.perf_counter()
+        self.drawn = False
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        every = 0.1 if self.tty else PROGRESS_LINE_EVERY_S
+        if now - self.last < every and not (self.tty and done == self.total):
+            return
+        self.last = now
+        text = self._text(done, done / max(now - self.start, 1e-9))
+        sys.stderr.write(f"\r{text}" if self.tty else f"{text}\n")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.tty and self.drawn:
+            sys.stderr.write("\n")
+
+    def _text(self, done: int, rate: float) -> str:
+        if not self.total:
+            return f"{done} frames {rate:.1f} FPS"
+        filled = int(30 * min(done / self.total, 1.0))
+        return f"[{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total} frames {rate:.1f} FPS"
+
+
 def run_stream(pipeline: Pipeline, source: FrameSource, json_path: Path | None = None,
-               video_path: Path | None = None, show: bool = False, progress: bool = True) -> RunSummary:
-    """Process every frame of `source`; videos keep tracks across frames, image folders start fresh per image."""
-    outputs = [p for p in (json_path, video_path) if p is not None]
-    for path in outputs:
-        if not path.parent.is_dir():
-            raise ConfigError(f"output folder {path.parent} does not exist")
-    json_file = open(_part(json_path), "w") if json_path else None
-    writer = None
+               out_path: Path | None = None, show: bool = False, progress: bool = True) -> RunSummary:
+    """Process every frame of `source` (until Ctrl-C or, with `show`, q/Esc); videos keep tracks across
+    frames, image folders start fresh per image. Outputs appear only when the run ends cleanly."""
+    plan = plan_outputs(json_path, out_path, source)
+    sinks = _open_sinks(plan, source)
+    bar = _Progress(source.total, progress)
     frames = detector_frames = 0
+    quit_key = False
     start = time.perf_counter()
     try:
-        for name, frame in source:
-            if not source.is_video:
-                pipeline.reset()
-            result = pipeline(frame)
-            frames += 1
-            detector_frames += result.detector_ran
-            if json_file:
-                record = frame_record(result, frames - 1, None if source.is_video else name)
-                json_file.write(json.dumps(record) + "\n")
-            if video_path or show:
-                fps = frames / max(time.perf_counter() - start, 1e-9)
-                canvas = draw_persons(frame, result.persons, pipeline.pose.card.skeleton,
-                                      pipeline.tracker.config.kpt_threshold, fps)
-                if video_path:
-                    if writer is None:
-                        writer = _open_writer(_part(video_path), canvas.shape, source.fps)
-                    writer.write(canvas)
-                if show:
-                    cv2.imshow("edgepose", canvas)
-                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
-                        break
-            if progress:
-                _progress(frames, source.total, start)
-        if frames == 0:
-            raise ConfigError(f"--source {source.spec} produced no frames")
+        with _sigint_finishes_frame() as stop:
+            for name, frame in source:
+                result = _process(pipeline, source, frame)
+                frames += 1
+                detector_frames += result.detector_ran
+                canvas = None
+                if show or plan.video or plan.image_dir or plan.image_file:
+                    canvas = draw_persons(frame, result.persons, pipeline.pose.card.skeleton,
+                                          pipeline.tracker.config.kpt_threshold,
+                                          frames / max(time.perf_counter() - start, 1e-9) if source.is_video else None)
+                for sink in sinks:
+                    sink.write(name, result, canvas)
+                bar.update(frames)
+                quit_key = show and _show(canvas)
+                if stop.requested or quit_key:
+                    break
+        written = [sink.commit() for sink in sinks]
     except BaseException:
-        if json_file:
-            json_file.close()
-        if writer is not None:
-            writer.release()
-        for path in outputs:
-            _part(path).unlink(missing_ok=True)
+        for sink in sinks:
+            sink.abort()
         raise
     finally:
-        if progress:
-            sys.stderr.write("\n")
+        bar.close()
         if show:
             cv2.destroyAllWindows()
-    if json_file:
-        json_file.close()
-        os.replace(_part(json_path), json_path)
-    if writer is not None:
-        writer.release()
-        os.replace(_part(video_path), video_path)
-    return RunSummary(frames, detector_frames, time.perf_counter() - start, pipeline.times.per_frame_ms())
+    summary = RunSummary(frames, detector_frames, time.perf_counter() - start, pipeline.times.per_frame_ms(),
+                         written, stop.requested, list(source.skipped))
+    if source.ended_early and not (stop.requested or quit_key):
+        summary.expected = source.total
+        log.warning("%s ended after %d of the %d frames its header lists: the file is truncated or damaged; "
+                    "the outputs hold the %d frames read", source.spec, source.read, source.total, source.read)
+    return summary
 
 
-def _open_writer(path: Path, shape: tuple[int, ...], fps: float) -> cv2.VideoWriter:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (shape[1], shape[0]))
-    if not writer.isOpened():
-        raise ConfigError(f"cannot write video {path}; use a .mp4 or .avi name")
-    return writer
+def _process(pipeline: Pipeline, source: FrameSource, frame: np.ndarray) -> FrameResult:
+    if not source.is_video:
+        pipeline.reset()
+    return pipeline(frame)
 
 
-def _progress(done: int, total: int | None, start: float) -> None:
-    elapsed = time.perf_counter() - start
-    rate = done / elapsed if elapsed > 0 else 0.0
-    if total:
-        width = 30
-        filled = int(width * min(done / total, 1.0))
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} frames {rate:.1f} FPS")
-    else:
-        sys.stderr.write(f"\r{done} frames {rate:.1f} FPS")
-    sys.stderr.flush()
+def _show(canvas: np.ndarray) -> bool:
+    """Show a frame; True when the user pressed q or Esc."""
+    cv2.imshow("edgepose", canvas)
+    return cv2.waitKey(1) & 0xFF in (27, ord("q"))

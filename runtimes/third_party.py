@@ -1,14 +1,21 @@
 """Model cards for model files edgepose did not convert: the public RTMDet-nano ONNX / NCNN export and
 MoveNet SinglePose Lightning TFLite. `wrap(kind, files, directory)` copies the files into an artifact
-directory and writes the card beside them (CLI: `edgepose card KIND FILE... --output DIR`)."""
+directory and writes the card beside them (CLI: `edgepose card KIND FILE... --output DIR`). The files are
+opened with the backend runtime and their inputs and outputs checked against the card first
+(`check_backend`), so random bytes or a different model give an error and no directory."""
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+import numpy as np
 
 from .atomic import atomic_directory
+from .backends import Backend, open_backend
 from .card import InputSpec, ModelCard, OutputSpec
-from .errors import ConfigError
+from .errors import ConfigError, EdgeposeError
 from .keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
 from .version import __version__
 
@@ -58,8 +65,62 @@ def wrap(kind: str, sources: list[str | Path], directory: str | Path, overwrite:
         if not src.is_file():
             raise ConfigError(f"{src}: no such file")
     directory = Path(directory)
+    card = make({role: src.name for role, src in zip(roles, sources)})
+    what = f"{kind} {' '.join(str(s) for s in sources)}"
+    folders = {src.parent for src in sources}
+    if len(folders) == 1:  # check the files where they are: a bad file creates nothing
+        _check_files(card, folders.pop(), what)
     with atomic_directory(directory, overwrite) as tmp:
         for src in sources:
             shutil.copyfile(src, tmp / src.name)
-        make({role: src.name for role, src in zip(roles, sources)}).save(tmp)
+        if len(folders) > 1:
+            _check_files(card, tmp, what)
+        card.save(tmp)
     return directory
+
+
+def _check_files(card: ModelCard, folder: Path, what: str) -> None:
+    with model_load_errors(what):
+        check_backend(open_backend(card, folder), what)
+
+
+@contextmanager
+def model_load_errors(what: str) -> Iterator[None]:
+    """Turn the runtimes' own exceptions for a file they cannot load (onnxruntime's InvalidProtobuf/Fail,
+    LiteRT's ValueError, ncnn's RuntimeError, ...) into one ConfigError naming `what`."""
+    try:
+        yield
+    except EdgeposeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - each runtime raises its own types; all mean "cannot load"
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
+        raise ConfigError(f"{what}: the model file cannot be loaded ({detail}); it is damaged or not the "
+                          "model its card describes") from None
+
+
+def check_backend(backend: Backend, what: str) -> None:
+    """Run one blank input through `backend` and check the input name and the output names and shapes
+    against its card; a file that is a different model raises ConfigError."""
+    card = backend.card
+    names = _input_names(backend)
+    if names is not None and card.input.name not in names:
+        raise ConfigError(f"{what}: the model's input is {', '.join(names)}, not {card.input.name!r} as the "
+                          "card says; it is a different model")
+    shape = [d if d > 0 else 1 for d in card.input.shape]
+    outputs = backend.run(np.zeros(shape, card.input.dtype))
+    for spec in card.outputs:
+        got = tuple(outputs[spec.name].shape)
+        if len(got) != len(spec.shape) or any(w > 0 and w != g for w, g in zip(spec.shape, got)):
+            raise ConfigError(f"{what}: output {spec.name!r} has shape {list(got)}, the card expects "
+                              f"{spec.shape}; it is a different model")
+
+
+def _input_names(backend: Backend) -> list[str] | None:
+    """Input tensor names as the runtime reports them (None when it cannot say)."""
+    if hasattr(backend, "session"):
+        return [i.name for i in backend.session.get_inputs()]
+    if hasattr(backend, "interpreter"):
+        return [d["name"] for d in backend.interpreter.get_input_details()]
+    if hasattr(backend, "net"):
+        return list(backend.net.input_names())
+    return None
