@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 
 from edgepose.runtimes.errors import ConfigError, EdgeposeError
@@ -110,10 +111,13 @@ def _add_run_parser(sub) -> None:
         "run", help="run a pose artifact (with a detector or fixed boxes) on images, a video or a camera",
         description="Top-down pose estimation. With --det the detector runs every --det-interval frames and "
                     "people are tracked with persistent ids in between; with --boxes the given boxes are "
-                    "posed on every frame. Outputs are written only when the whole source is done.")
+                    "posed on every frame. Outputs are checked before any work and appear only when the source "
+                    "is done or Ctrl-C stops the run (the current frame is finished; exit 130).")
+    allow_negative_numbers(run)
     run.add_argument("--pose", required=True, metavar="DIR", help="pose artifact directory (with edgepose.json)")
     run.add_argument("--det", metavar="DIR", help="detector artifact directory (RTMDet)")
-    run.add_argument("--boxes", metavar="'x1,y1,x2,y2;...'", help="fixed person boxes in image pixels, instead of --det")
+    run.add_argument("--boxes", metavar="'x1,y1,x2,y2;...'",
+                     help="fixed person boxes in image pixels (may be negative), instead of --det")
     run.add_argument("--source", required=True, help="image file, folder of images, video file or camera index")
     run.add_argument("--det-interval", type=int, default=d.det_interval, metavar="N",
                      help=f"run the detector every N frames (default {d.det_interval}; 1 = every frame)")
@@ -124,9 +128,22 @@ def _add_run_parser(sub) -> None:
     run.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped crop (2x pose cost)")
     run.add_argument("--threads", type=int, metavar="N", help="CPU threads per backend (default: backend's choice)")
     run.add_argument("--json", metavar="OUT.jsonl", help="write one JSON line per frame")
-    run.add_argument("--out", metavar="OUT.mp4", help="write the video with skeletons, ids and FPS drawn")
-    run.add_argument("--show", action="store_true", help="show frames in a window (q or Esc stops)")
+    run.add_argument("--out", metavar="OUT.mp4|DIR",
+                     help="draw skeletons and ids: for a video or camera a video file (.mp4, .mov, .avi or .mkv); "
+                          "for images a new folder with one annotated image per input (one image: also an "
+                          "image file)")
+    run.add_argument("--show", action="store_true",
+                     help="show frames in a window (q or Esc stops); needs opencv-python, not the headless build")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+
+
+def allow_negative_numbers(parser: argparse.ArgumentParser) -> None:
+    """Let option values start with a minus sign and a digit (`--boxes -50,10,200,300`, `--verify-box -5,...`):
+    argparse otherwise reads anything like '-50,10' as an unknown option. Safe while `parser` has no option
+    spelled like a negative number."""
+    if parser._has_negative_number_optionals:
+        raise ValueError(f"{parser.prog} has options that look like negative numbers")
+    parser._negative_number_matcher = re.compile(r"^-\.?\d")
 
 
 def _choice_list(*choices: str):
@@ -212,35 +229,55 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from edgepose.runtimes.backends import BackendOptions
     from edgepose.runtimes.detector import Detector
+    from edgepose.runtimes.draw import check_display
     from edgepose.runtimes.pipeline import Pipeline
     from edgepose.runtimes.pose import PoseModel
-    from edgepose.runtimes.runner import parse_boxes, run_stream
+    from edgepose.runtimes.runner import parse_boxes, plan_outputs, run_stream
     from edgepose.runtimes.sources import FrameSource
+    from edgepose.runtimes.third_party import check_backend, model_load_errors
     from edgepose.runtimes.tracker import TrackerConfig
 
     if (args.det is None) == (args.boxes is None):
         raise ConfigError("give exactly one of --det DIR (a detector) or --boxes 'x1,y1,x2,y2;...'")
+    if args.show:
+        check_display()
     options = BackendOptions(threads=args.threads)
     config = TrackerConfig(det_interval=args.det_interval, kpt_threshold=args.kpt_threshold, smooth=args.smooth)
     boxes = parse_boxes(args.boxes) if args.boxes else None
     source = FrameSource(args.source)
+    plan_outputs(args.json, args.out, source)  # every output path is checked before models load
     config = TrackerConfig(**{**config.__dict__, "fps": source.fps})
-    pose = PoseModel(args.pose, options, flip_test=args.flip_test)
-    detector = Detector(args.det, options) if args.det else None
+    with model_load_errors(f"--pose {args.pose}"):
+        pose = PoseModel(args.pose, options, flip_test=args.flip_test)
+        check_backend(pose.backend, f"--pose {args.pose}")
+    detector = None
+    if args.det:
+        with model_load_errors(f"--det {args.det}"):
+            detector = Detector(args.det, options)
+            check_backend(detector.backend, f"--det {args.det}")
     pipeline = Pipeline(pose, detector, boxes, config, det_score=args.det_score)
-    summary = run_stream(pipeline, source, Path(args.json) if args.json else None,
-                         Path(args.out) if args.out else None, args.show, args.progress)
-    stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
-    print(f"{summary.frames} frames, detector on {summary.detector_frames} "
-          f"({100 * summary.detector_frames / summary.frames:.0f}%), {summary.fps:.1f} FPS; ms/frame: {stages}")
-    for path in (args.json, args.out):
-        if path:
-            print(f"wrote {path}")
+    summary = run_stream(pipeline, source, args.json, args.out, args.show, args.progress)
+    _print_run_summary(summary)
+    if summary.interrupted:
+        wrote = f"wrote {', '.join(map(str, summary.written))}" if summary.written else "no outputs asked for"
+        print(f"edgepose: interrupted after {summary.frames} frames; {wrote}", file=sys.stderr)
+        return 130
+    for path in summary.written:
+        print(f"wrote {path}")
     return 0
+
+
+def _print_run_summary(summary) -> None:
+    """One stdout line: frames, skipped images, detector share, FPS, ms per frame by stage."""
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
+    n = len(summary.skipped)
+    skipped = f" ({n} unreadable image{'s' if n != 1 else ''} skipped)" if n else ""
+    early = f" (video ended early: header lists {summary.expected})" if summary.expected else ""
+    print(f"{summary.frames} frames{skipped}{early}, detector on {summary.detector_frames} "
+          f"({100 * summary.detector_frames / max(summary.frames, 1):.0f}%), {summary.fps:.1f} FPS; "
+          f"ms/frame: {stages}")
 
 
 def cmd_card(args: argparse.Namespace) -> int:
