@@ -32,6 +32,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass --weights PATH to an MMPose .pth file")
+    _check_magic(path)
     try:
         with torch.serialization.safe_globals(_numpy_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -41,10 +42,32 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             detail = next((line.strip() for line in text.splitlines() if "Unsupported global" in line), "")
             raise CheckpointError(f"checkpoint {path} holds objects other than tensors and numpy arrays "
                                   f"({detail[:160]}); re-save it as a plain state dict") from exc
-        first = text.strip().splitlines()[0][:160] if text.strip() else "no detail"
-        raise CheckpointError(f"checkpoint {path} is truncated or not a PyTorch file ({type(exc).__name__}: "
-                              f"{first}); download it again") from exc
+        raise CheckpointError(f"checkpoint {path} is truncated or damaged ({_first_sentence(exc)}); "
+                              "download it again") from exc
     return remap_keys(unwrap(obj, path))
+
+
+def _check_magic(path: Path) -> None:
+    """A PyTorch checkpoint is a zip archive (torch ≥ 1.6) or a pickle (the legacy format MMPose publishes)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise CheckpointError(f"checkpoint {path} is empty; download it again")
+    if head != b"PK\x03\x04" and not (head[0] == 0x80 and 2 <= head[1] <= 5):
+        raise CheckpointError(f"checkpoint {path} is not a PyTorch file (neither a zip archive nor a pickle); "
+                              "pass an MMPose .pth checkpoint")
+
+
+def _first_sentence(exc: Exception) -> str:
+    """`Type: first sentence` of an exception, whole (torch's weights_only errors run to paragraphs)."""
+    text = " ".join(str(exc).split())
+    if "weights_only" in text:  # torch's advice about weights_only=False, which edgepose never uses
+        return f"{type(exc).__name__}: its pickle data cannot be read"
+    cut = text.find(". ")
+    sentence = text if cut < 0 else text[:cut + 1]
+    if len(sentence) > 200:
+        sentence = sentence[:sentence.rfind(" ", 0, 200)] + " …"
+    return f"{type(exc).__name__}: {sentence or 'no detail'}"
 
 
 def unwrap(obj: object, path: Path | str = "<memory>") -> dict[str, torch.Tensor]:

@@ -10,16 +10,18 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, replace
+import json
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from edgepose.runtimes.atomic import atomic_directory
+from edgepose.runtimes.atomic import atomic_directory, check_replaceable, check_writable
 from edgepose.runtimes.card import InputSpec, ModelCard, OutputSpec
-from edgepose.runtimes.errors import ConfigError, ExportError
+from edgepose.runtimes.errors import (ConfigError, ConversionIncomplete, ConversionInterrupted, EdgeposeError,
+                                      ExportError)
 from edgepose.runtimes.version import __version__
 
 from .checkpoint import load_weights, read_state_dict
@@ -92,6 +94,8 @@ def resolve_weights(spec: ModelSpec, weights: str | None, progress: bool = True)
     if is_url(weights):
         return download(weights, spec.sha256_prefix if weights == spec.url else None, progress=progress)
     path = Path(weights).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"--weights {weights} is a folder; give the checkpoint file inside it (.pth)")
     if not path.is_file():
         raise ConfigError(f"--weights {weights}: no such file")
     return path
@@ -110,20 +114,17 @@ def load_model(spec: ModelSpec, weights: Path) -> nn.Module:
 
 
 def convert(model_name: str, output: str | Path, weights: str | None = None,
-            options: ConvertOptions = ConvertOptions()) -> list[Path]:
+            options: ConvertOptions = ConvertOptions(), report: "ConversionReport | None" = None) -> list[Path]:
     """Convert a zoo model to every requested target × precision; return the artifact directories
-    `output/<model>-<target>-<precision>` in the order written."""
+    `output/<model>-<target>-<precision>` in the order written. See `write_plan` for failures."""
     spec = get_spec(model_name)
     output = Path(output)
     plan = [(t, p) for t in options.targets for p in options.precisions]
-    for target, precision in plan:  # checked before any download or export
-        final = output / artifact_name(spec, target, precision)
-        if final.exists() and not options.overwrite:
-            raise ConfigError(f"{final} already exists; pass --overwrite to replace it or choose another --output")
-    weights_path = resolve_weights(spec, weights, options.progress)
-    model = load_model(spec, weights_path)
+    check_output(output, [output / artifact_name(spec, t, p) for t, p in plan], options.overwrite)
     probe = ProbeInput.create(spec.task, spec.input_hw, spec.color, spec.mean, spec.std, options.verify_image,
                               options.verify_box)
+    weights_path = resolve_weights(spec, weights, options.progress)
+    model = load_model(spec, weights_path)
     source = {"model": spec.name, "family": spec.family, "config": spec.config, "checkpoint": weights or spec.url,
               "sha256": sha256_of(weights_path), "official_url": spec.url, "reported_coco_ap": spec.ap}
     with torch.no_grad():
@@ -140,36 +141,102 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
                             directory)
 
         return write_plan(plan, lambda t, p: output / artifact_name(spec, t, p), spec.task, options, write,
-                          Path(scratch))
+                          Path(scratch), report)
+
+
+def check_output(output: Path, finals: list[Path], overwrite: bool) -> None:
+    """Before any work: `output` is a folder we can write in and no artifact of the plan is in the way."""
+    check_writable(output)
+    for final in finals:
+        check_replaceable(final, overwrite)
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion has written and what not (and why), kept current while it runs. With `path` set it
+    is mirrored there as JSON after every change, so a supervising process can report after stopping it."""
+    planned: list[Path]
+    path: Path | None = None
+    written: list[Path] = field(default_factory=list)
+    not_written: dict[Path, str] = field(default_factory=dict)
+
+    def record(self, artifact: Path, reason: str | None = None) -> None:
+        if reason is None:
+            self.written.append(artifact)
+        else:
+            self.not_written[artifact] = reason
+        self.save()
+
+    def close(self, reason: str) -> None:
+        """Give every artifact not yet accounted for `reason` (e.g. interrupted before it started)."""
+        for artifact in self.planned:
+            if artifact not in self.written and artifact not in self.not_written:
+                self.not_written[artifact] = reason
+        self.save()
+
+    def save(self) -> None:
+        if self.path is not None:
+            data = {"planned": [str(p) for p in self.planned], "written": [str(p) for p in self.written],
+                    "not_written": {str(k): v for k, v in self.not_written.items()}}
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(self.path)
 
 
 def write_plan(plan: list[tuple[str, str]], final_of: Callable[[str, str], Path], task: str,
-               options: ConvertOptions, write: Callable[[str, str, Path], None], scratch: Path) -> list[Path]:
+               options: ConvertOptions, write: Callable[[str, str, Path], None], scratch: Path,
+               report: ConversionReport | None = None) -> list[Path]:
     """Write each (target, precision) of `plan` atomically at `final_of(target, precision)`. `write` makes an
     fp32/fp16 artifact; INT8 ones are quantized from the fp32 artifact of the same target (the one written in
-    this run, or one built in `scratch`)."""
-    calibration = calibration_sets(task, options) if any(p == "int8" for _, p in plan) else None
+    this run, or one built in `scratch`).
+
+    An artifact that fails leaves nothing and the others are still written: a one-artifact plan re-raises
+    its error, a longer one raises `ConversionIncomplete` naming what was written and what not and why.
+    Ctrl-C stops at once with `ConversionInterrupted` (a KeyboardInterrupt) carrying the same lists."""
+    report = report or ConversionReport([])
+    report.planned = [final_of(t, p) for t, p in plan]
+    report.save()
     fp32_dirs: dict[str, Path] = {}
-    written = []
-    for target, precision in plan:
-        final = final_of(target, precision)
-        start = time.perf_counter()
-        with atomic_directory(final, options.overwrite) as tmp:
-            if precision == "int8":
-                fp32 = fp32_dirs.get(target) or scratch / f"{target}-fp32"
-                if not fp32.exists():
-                    fp32.mkdir()
-                    write(target, "fp32", fp32)
-                calib, holdout, sources = calibration
-                quantize_artifact(fp32, tmp, calib, holdout, int8_options(options), sources)
-            else:
-                write(target, precision, tmp)
-        if precision == "fp32":
-            fp32_dirs[target] = final  # the INT8 artifact of this target is measured against it
-        size = sum(f.stat().st_size for f in final.iterdir()) / 1e6
-        log.info("wrote %s (%.1f MB) in %.1f s", final, size, time.perf_counter() - start)
-        written.append(final)
-    return written
+    first_error: BaseException | None = None
+    try:
+        calibration = calibration_sets(task, options) if any(p == "int8" for _, p in plan) else None
+        for target, precision in plan:
+            final = final_of(target, precision)
+            start = time.perf_counter()
+            try:
+                with atomic_directory(final, options.overwrite) as tmp:
+                    if precision == "int8":
+                        fp32 = fp32_dirs.get(target) or scratch / f"{target}-fp32"
+                        if not fp32.exists():
+                            fp32.mkdir()
+                            write(target, "fp32", fp32)
+                        calib, holdout, sources = calibration
+                        quantize_artifact(fp32, tmp, calib, holdout, int8_options(options), sources)
+                    else:
+                        write(target, precision, tmp)
+            except Exception as exc:  # noqa: BLE001 (reported with its type; the other artifacts go on)
+                log.debug("%s failed", final, exc_info=True)
+                if isinstance(exc, OSError):  # a full disk, a folder removed under us
+                    exc = ExportError(f"could not write {final}: {exc.strerror or exc}")
+                first_error = first_error or exc
+                detail = str(exc) if isinstance(exc, EdgeposeError) else f"{type(exc).__name__}: {exc}"
+                report.record(final, detail)
+                continue
+            if precision == "fp32":
+                fp32_dirs[target] = final  # the INT8 artifact of this target is measured against it
+            size = sum(f.stat().st_size for f in final.iterdir()) / 1e6
+            log.info("wrote %s (%.1f MB) in %.1f s", final, size, time.perf_counter() - start)
+            report.record(final)
+    except KeyboardInterrupt:
+        report.close("interrupted before it was complete")
+        raise ConversionInterrupted(list(report.written), dict(report.not_written)) from None
+    if first_error is not None:
+        if len(plan) == 1:
+            raise first_error
+        reasons = "; ".join(f"{p.name}: {why}" for p, why in report.not_written.items())
+        raise ConversionIncomplete(f"{len(report.not_written)} of {len(plan)} artifacts not written ({reasons})",
+                                   list(report.written), dict(report.not_written))
+    return list(report.written)
 
 
 def int8_options(options: ConvertOptions) -> Int8Options:

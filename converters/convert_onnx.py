@@ -29,7 +29,7 @@ from edgepose.runtimes.errors import ConfigError, ExportError
 from edgepose.runtimes.keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
 from edgepose.runtimes.version import __version__
 
-from .convert import ConvertOptions, write_plan
+from .convert import ConversionReport, ConvertOptions, check_output, write_plan
 from .download import sha256_of
 from .ncnn_export import export_ncnn
 from .onnx_export import cast_weights_fp16
@@ -71,7 +71,8 @@ def read_card_fields(fields: str | Path | dict[str, Any]) -> dict[str, Any]:
 
 
 def convert_onnx(path: str | Path, output: str | Path, card_fields: str | Path | dict[str, Any],
-                 options: ConvertOptions = ConvertOptions()) -> list[Path]:  # noqa: B008 (frozen)
+                 options: ConvertOptions = ConvertOptions(),  # noqa: B008 (frozen)
+                 report: ConversionReport | None = None) -> list[Path]:
     """Convert the ONNX model at `path` to every requested target × precision under `output`; returns the
     artifact directories `output/<name>-<target>-<precision>` in the order written."""
     import onnx
@@ -83,10 +84,7 @@ def convert_onnx(path: str | Path, output: str | Path, card_fields: str | Path |
     fields = read_card_fields(card_fields)
     stem = fields.get("name") or path.stem
     plan = [(t, p) for t in options.targets for p in options.precisions]
-    for target, precision in plan:
-        final = Path(output) / f"{stem}-{target}-{precision}"
-        if final.exists() and not options.overwrite:
-            raise ConfigError(f"{final} already exists; pass --overwrite to replace it or choose another --output")
+    check_output(Path(output), [Path(output) / f"{stem}-{t}-{p}" for t, p in plan], options.overwrite)
     model, input_name, shape = load_static_onnx(path, fields.get("input_shape"))
     if len(fields["outputs"]) != len(model.graph.output):
         raise ConfigError(f"{path.name} has {len(model.graph.output)} outputs "
@@ -111,7 +109,7 @@ def convert_onnx(path: str | Path, output: str | Path, card_fields: str | Path |
                             precision, directory, f"{stem}-{target}-{precision}")
 
         return write_plan(plan, lambda t, p: Path(output) / f"{stem}-{t}-{p}", fields["task"], options, write,
-                          Path(scratch))
+                          Path(scratch), report)
 
 
 def _write_verified(fields: dict[str, Any], model, static: Path, target: str, shape: tuple[int, ...],

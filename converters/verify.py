@@ -44,10 +44,23 @@ class ProbeInput:
         spec = InputSpec("input", [1, 3, h, w], "NCHW", "float32", color, _list_or_none(mean), _list_or_none(std))
         if task == "pose":
             box = box or (0.0, 0.0, float(pixels.shape[1]), float(pixels.shape[0]))
+            check_box_in_image(box, pixels.shape, "--verify-box")
             crop, _, _ = crop_person(pixels, np.asarray(box, np.float32), (w, h), 1.25)
             return cls(to_network_input(crop[None], spec), True, f"{Path(image).name} box {list(box)}")
+        if box is not None:
+            raise ConfigError("--verify-box applies to pose models; a detector is verified on the whole image")
         canvas, _ = letterbox(pixels, (h, w))
         return cls(to_network_input(canvas[None], spec), True, f"{Path(image).name} letterboxed")
+
+
+def check_box_in_image(box, image_shape: tuple[int, ...], what: str) -> None:
+    """Raise ConfigError unless `box` (x1, y1, x2, y2) is finite, has area and overlaps the image."""
+    h, w = image_shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if not np.isfinite([x1, y1, x2, y2]).all() or x2 <= x1 or y2 <= y1:
+        raise ConfigError(f"{what} {x1:g},{y1:g},{x2:g},{y2:g} has no area; give x1,y1,x2,y2 with x2 > x1, y2 > y1")
+    if x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h:
+        raise ConfigError(f"{what} {x1:g},{y1:g},{x2:g},{y2:g} lies outside the {w}x{h} image")
 
 
 def _list_or_none(values) -> list[float] | None:

@@ -9,6 +9,7 @@ import argparse
 import logging
 import re
 import sys
+from pathlib import Path
 
 from edgepose.runtimes.errors import ConfigError, EdgeposeError
 
@@ -191,8 +192,10 @@ def cmd_models(_: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from edgepose.converters.convert import ConvertOptions, convert
-    from edgepose.runtimes.card import load_card
+    from edgepose.converters.convert import ConversionReport, ConvertOptions, convert
+    from edgepose.runtimes.errors import ConversionIncomplete
+
+    from .supervise import state_dir
 
     precisions = args.precision + (("int8",) if args.int8 else ())
     options = ConvertOptions(targets=args.target, precisions=precisions, opset=args.opset, verify=args.verify,
@@ -200,20 +203,33 @@ def cmd_convert(args: argparse.Namespace) -> int:
                              progress=args.progress, calib=tuple(args.calib), calib_det=args.calib_det,
                              holdout=tuple(args.holdout), samples=args.samples, max_error=args.max_error,
                              method=args.method, eval_coco=args.eval_coco, eval_images=args.images)
-    if args.model.lower().endswith(".onnx"):
-        from edgepose.converters.convert_onnx import convert_onnx
+    state = state_dir()
+    report = ConversionReport([], path=None if state is None else state / "report.json")
+    try:
+        if args.model.lower().endswith(".onnx"):
+            from edgepose.converters.convert_onnx import convert_onnx
 
-        if args.card_fields is None:
-            raise ConfigError(f"{args.model} is an ONNX file: pass --card-fields FIELDS.json "
-                              "(README, 'Your own ONNX model')")
-        if args.weights is not None:
-            raise ConfigError("--weights does not apply to an ONNX MODEL: the file carries its weights")
-        written = convert_onnx(args.model, args.output, args.card_fields, options)
-    elif args.card_fields is not None:
-        raise ConfigError("--card-fields applies only when MODEL is an .onnx file; zoo models have their card")
-    else:
-        written = convert(args.model, args.output, args.weights, options)
-    for path in written:
+            if args.card_fields is None:
+                raise ConfigError(f"{args.model} is an ONNX file: pass --card-fields FIELDS.json "
+                                  "(README, 'Your own ONNX model')")
+            if args.weights is not None:
+                raise ConfigError("--weights does not apply to an ONNX MODEL: the file carries its weights")
+            written = convert_onnx(args.model, args.output, args.card_fields, options, report)
+        elif args.card_fields is not None:
+            raise ConfigError("--card-fields applies only when MODEL is an .onnx file; zoo models have their card")
+        else:
+            written = convert(args.model, args.output, args.weights, options, report)
+    except ConversionIncomplete as exc:
+        _print_written(exc.written)
+        raise
+    _print_written(written)
+    return 0
+
+
+def _print_written(paths) -> None:
+    from edgepose.runtimes.card import load_card
+
+    for path in paths:
         card = load_card(path)
         size = sum(f.stat().st_size for f in path.iterdir()) / 1e6
         check = card.verification
@@ -225,7 +241,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
         status = "not verified" if check is None else (
             ("verified" if check["passed"] else "FAILED verification (kept: --no-verify)") + f": {check['summary']}")
         print(f"wrote {path} ({size:.1f} MB); {status}")
-    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -292,8 +307,13 @@ COMMANDS = {"models": cmd_models, "convert": cmd_convert, "run": cmd_run, "card"
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
+    from .supervise import print_interrupted, state_dir, supervise
+
+    if args.command == "convert" and state_dir() is None:
+        return supervise(argv, Path(args.output))
     try:
         return COMMANDS[args.command](args)
     except EdgeposeError as exc:
@@ -301,9 +321,19 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"edgepose: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("edgepose: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if hasattr(exc, "written"):  # a conversion: say what stays on disk
+            print_interrupted({"written": [str(p) for p in exc.written],
+                               "not_written": {str(k): v for k, v in exc.not_written.items()}})
+        else:
+            print("edgepose: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 (a bug: one line, the traceback with --debug)
+        if args.debug:
+            raise
+        print(f"edgepose: internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+              "re-run with --debug for the traceback and report it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Write a directory all at once: build it under a hidden temporary name, rename it into place at the end."""
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -9,26 +11,70 @@ from typing import Iterator
 
 from .errors import ConfigError
 
+CARD_FILE = "edgepose.json"
+
+
+def check_replaceable(final: Path, overwrite: bool) -> None:
+    """Raise ConfigError unless `final` may be (re)written: it must not exist, or, with `overwrite`, be an
+    artifact directory holding only its card and the files the card names (never a user's other files)."""
+    final = Path(final)
+    if not final.exists() and not final.is_symlink():
+        return
+    if not overwrite:
+        raise ConfigError(f"{final} already exists; pass --overwrite to replace it or choose another --output")
+    if final.is_symlink() or not final.is_dir():
+        raise ConfigError(f"{final} exists and is not an artifact directory; --overwrite replaces only artifact "
+                          "directories: move it away or choose another --output")
+    try:
+        files = json.loads((final / CARD_FILE).read_text()).get("files", {})
+        owned = {CARD_FILE, *(str(name) for name in files.values())}
+    except (OSError, ValueError, AttributeError):
+        raise ConfigError(f"{final} exists and holds no readable {CARD_FILE}; --overwrite replaces only "
+                          "artifact directories: move it away or choose another --output") from None
+    foreign = sorted(p.name for p in final.iterdir() if p.name not in owned)
+    if foreign:
+        raise ConfigError(f"{final} holds files that are not part of the artifact ({', '.join(foreign[:3])}); "
+                          "--overwrite would delete them: move them away first")
+
+
+def check_writable(folder: Path) -> None:
+    """Raise ConfigError unless `folder` is (or can be created as) a directory this process can write in.
+    Creates nothing that stays: a missing folder is created only by the writer, later."""
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if existing != folder and not existing.is_dir():
+        raise ConfigError(f"cannot create {folder}: {existing} is a file, not a folder")
+    if existing == folder and not folder.is_dir():
+        raise ConfigError(f"--output {folder} is a file; give a folder (it is created if missing)")
+    try:
+        probe = tempfile.mkdtemp(prefix=".edgepose-write-test-", dir=existing)
+    except OSError as exc:
+        raise ConfigError(f"cannot write in {existing} ({exc.strerror}); choose another --output") from None
+    os.rmdir(probe)
+
 
 @contextmanager
 def atomic_directory(final: Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield an empty temporary directory beside `final`; when the block succeeds it becomes `final`
-    (replacing an existing one only with `overwrite`); when the block fails it is removed, and so is a
-    parent directory this call created."""
+    (replacing an existing artifact directory only with `overwrite`, see `check_replaceable`); when the
+    block fails it is removed, and so is a parent directory this call created."""
     final = Path(final)
-    if final.exists() and not overwrite:
-        raise ConfigError(f"{final} already exists; pass --overwrite to replace it or choose another --output")
+    check_replaceable(final, overwrite)
     created = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    except OSError as exc:
+        raise ConfigError(f"cannot write in {final.parent} ({exc.strerror}); choose another --output") from None
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; an artifact is an ordinary directory
         yield tmp
-        old = final.with_name(f".{final.name}.old") if final.exists() else None
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-            final.rename(old)
-        tmp.rename(final)
+        check_replaceable(final, overwrite)  # the folder may have changed while the block ran
+        old = None
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+            os.replace(final, old)  # onto an empty directory of a name nobody else uses
+        os.replace(tmp, final)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:

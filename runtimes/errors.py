@@ -24,3 +24,22 @@ class ExportError(EdgeposeError):
 
 class BackendUnavailable(EdgeposeError):
     """An optional inference backend is not installed; the message names the pip command."""
+
+
+class ConversionIncomplete(ExportError):
+    """A conversion with several artifacts wrote some of them, not all. `written` lists the artifact
+    directories that are complete and verified; `not_written` maps each other one to the reason."""
+
+    def __init__(self, message: str, written: list, not_written: dict) -> None:
+        super().__init__(message)
+        self.written = written
+        self.not_written = not_written
+
+
+class ConversionInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a conversion; `written` / `not_written` say what was kept, as for ConversionIncomplete."""
+
+    def __init__(self, written: list, not_written: dict) -> None:
+        super().__init__("interrupted")
+        self.written = written
+        self.not_written = not_written

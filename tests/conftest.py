@@ -26,11 +26,11 @@ def reference(model: str, name: str) -> Path:
     return need(REFERENCE / model / name)
 
 
-def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m edgepose ARGS` in a fresh process; returns the completed process (text mode)."""
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m edgepose ARGS` in a fresh process (in `cwd`); returns the completed process (text mode)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "edgepose", *args], capture_output=True, text=True, env=full_env,
-                          timeout=600)
+                          timeout=600, cwd=cwd)
 
 
 @pytest.fixture(autouse=True)
