@@ -45,7 +45,7 @@ def test_missing_field_is_named(tmp_path, field):
     data = pose_card().to_dict()
     del data[field]
     write(tmp_path, data)
-    with pytest.raises(ConfigError, match=f"'{field}'|missing field '{field}'|version"):
+    with pytest.raises(ConfigError, match=f"missing field '{field}'"):
         load_card(tmp_path)
 
 
