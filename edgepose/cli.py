@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "edgepose.json. Each artifact directory appears only once it is complete and verified; a failing "
                     "step leaves nothing of that artifact behind.",
         epilog=EPILOG_CONVERT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    allow_negative_numbers(convert)  # --verify-box -50,10,200,300
     convert.add_argument("model", metavar="MODEL",
                          help="zoo name, e.g. rtmpose-t (see `edgepose models`), or your own .onnx file "
                               "(then --card-fields is required)")
