@@ -1,6 +1,7 @@
 """Keypoint decoders (numpy only). All return keypoints (N, K, 2) float32 in input pixels and scores (N, K).
 
-- SimCC (RTMPose): argmax per axis, score = min of the two raw maxima, / split_ratio (MMPose SimCCLabel).
+- SimCC (RTMPose): argmax per axis; coordinates = argmax / split_ratio, score = min of the two raw
+  maxima, not divided (MMPose SimCCLabel).
 - Heatmap (MSRA): argmax + quarter offset with MMPose's exact boundary rules, × input/heatmap;
   `refine="dark"` uses the DARK second-order refinement instead (Zhang et al., CVPR 2020), and
   `refine="udp"` DARK plus UDP's pixel-centre scaling (input-1)/(heatmap-1) (Huang et al., CVPR 2020),

@@ -71,8 +71,15 @@ class Track:
 
 @dataclass(frozen=True)
 class Person:
+    """One person in one frame.
+
+    `box` is the keypoint box the tracker follows, not the detector's box: the box around the confident
+    keypoints scaled by `box_expand`, used as the next frame's crop. It hugs the pose, moves between detector
+    runs, and is not clipped: it can extend past the image when a person is cut off by the border. With fixed
+    boxes (no tracker) it is the box that was posed."""
+
     id: int | None                  # persistent track id; None when no tracker is used (fixed boxes)
-    box: np.ndarray                 # (4,) float32 xyxy image pixels (smoothed when smoothing is on)
+    box: np.ndarray                 # (4,) float32 xyxy image pixels, the keypoint box (see above; smoothed if on)
     keypoints: np.ndarray           # (K, 2) float32 image pixels (smoothed when smoothing is on)
     scores: np.ndarray              # (K,) float32
 
