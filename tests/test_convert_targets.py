@@ -76,15 +76,22 @@ def test_tflite_and_ncnn_cards_describe_their_inputs(matrix):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["rtmpose-t", "rtmpose-s"])
 def test_ncnn_fp16_arithmetic_keeps_rtmpose_keypoints(matrix, model):
-    """ncnn's fp16 switches on: same keypoints as fp32 within 0.5 px. On x86 ncnn has no fp16 arithmetic
-    kernels (they exist for ARMv8.2), so this exercises fp16 weight storage and the option plumbing."""
-    info = json.loads(reference(model, "facts.json").read_text())["image"]
+    """ncnn's fp16 switches on: same keypoints as fp32 within 0.5 px.
+
+    The fp16 *arithmetic* half cannot fail on x86: ncnn has no fp16 arithmetic kernels there (only ARMv8.2,
+    `ncnn.cpu_support_arm_asimdhp()`, where ScaleNorm overflowed before its reductions were kept fp32), so on
+    x86 the keypoint check covers fp16 weight storage, and the read-back below only proves the switch reaches
+    ncnn. Run this test on an ARMv8.2 board to check fp16 arithmetic itself."""
     import cv2
 
+    info = json.loads(reference(model, "facts.json").read_text())["image"]
     image = cv2.imread(str(SHARED / info["path"]))
     box = np.array([info["bbox_xyxy"]], np.float32)
     fp32 = PoseModel(matrix / f"{model}-ncnn-fp32")(image, box)
-    fp16 = PoseModel(matrix / f"{model}-ncnn-fp16", BackendOptions(ncnn_fp16=True))(image, box)
+    pose16 = PoseModel(matrix / f"{model}-ncnn-fp16", BackendOptions(ncnn_fp16=True))
+    opt = pose16.backend.net.opt
+    assert opt.use_fp16_storage and opt.use_fp16_arithmetic, "BackendOptions(ncnn_fp16=True) must reach ncnn"
+    fp16 = pose16(image, box)
     assert np.abs(fp16.keypoints - fp32.keypoints).max() <= 0.5
 
 
