@@ -198,13 +198,11 @@ class NcnnBackend(Backend):
         if card.precision in ("int8", "mixed") and not int8:
             raise ConfigError("an int8 ncnn model needs int8 inference on (ncnn crashes otherwise)")
         opt.use_int8_inference = int8
-        for role in ("param", "bin"):
-            if role not in card.files:
-                raise ConfigError(f"an ncnn card needs files.{role}")
-        if self.net.load_param(str(directory / card.files["param"])) != 0:
-            raise ConfigError(f"ncnn could not parse {card.files['param']}")
-        if self.net.load_model(str(directory / card.files["bin"])) != 0:
-            raise ConfigError(f"ncnn could not load {card.files['bin']}")
+        param, weights = _model_file(card, directory, "param"), _model_file(card, directory, "bin")
+        if self.net.load_param(str(param)) != 0:
+            raise _unreadable(param, "ncnn", ValueError("not an ncnn .param file"))
+        if self.net.load_model(str(weights)) != 0:
+            raise _unreadable(weights, "ncnn", ValueError(f"weights do not fit {param.name}"))
         self.fixed_batch = 1  # ncnn runs one item per extractor
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:

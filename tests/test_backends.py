@@ -75,12 +75,15 @@ def test_default_threads_are_physical_cores_without_spinning(artifacts):
     assert _open(artifacts["tflite"], None).threads == cores
 
 
-@pytest.mark.parametrize("target, cut", [("onnx", 5000), ("tflite", 50_000)])
-def test_corrupt_or_truncated_model_file_is_one_config_error(artifacts, tmp_path, target, cut):
+@pytest.mark.parametrize("target, role, cut", [("onnx", "model", 5000), ("tflite", "model", 50_000),
+                                               ("ncnn", "bin", 100_000), ("ncnn", "param", 10)])
+def test_corrupt_or_truncated_model_file_is_one_config_error(artifacts, tmp_path, target, role, cut):
     directory = tmp_path / target
     directory.mkdir()
     card = load_card(artifacts[target])
-    name = card.files["model"]
+    for name in card.files.values():
+        (directory / name).write_bytes((artifacts[target] / name).read_bytes())
+    name = card.files[role]
     (directory / name).write_bytes((artifacts[target] / name).read_bytes()[:cut])
     card.save(directory)
     with pytest.raises(ConfigError, match=f"cannot load {name}.*corrupt or truncated"):
