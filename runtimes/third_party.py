@@ -81,7 +81,11 @@ def wrap(kind: str, sources: list[str | Path], directory: str | Path, overwrite:
 
 def _check_files(card: ModelCard, folder: Path, what: str) -> None:
     with model_load_errors(what):
-        check_backend(open_backend(card, folder), what)
+        try:
+            backend = open_backend(card, folder)
+        except ConfigError as exc:  # the backend's own check, e.g. missing output names
+            raise ConfigError(f"{what}: {exc}; it is a different model") from None
+        check_backend(backend, what)
 
 
 @contextmanager

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import cv2
 import numpy as np
@@ -10,7 +14,7 @@ import pytest
 from edgepose.runtimes.card import load_card
 from edgepose.runtimes.third_party import wrap
 
-from .conftest import RTMDET_ONNX, SHARED, need, reference, run_cli
+from .conftest import RTMDET_ONNX, SHARED, assert_one_line_error, need, reference, run_cli
 
 VTEST = SHARED / "data" / "opencv-doc-debian" / "vtest.avi"
 MOVENET = SHARED / "models" / "movenet" / "lite-model_movenet_singlepose_lightning_tflite_int8_4.tflite"
@@ -126,18 +130,155 @@ def test_out_of_image_boxes_are_skipped_not_fatal(artifacts, tmp_path):
     assert len(json.loads(out.read_text())["persons"]) == 1
 
 
-def test_failure_mid_stream_leaves_no_output(artifacts, tmp_path):
+def test_folder_skips_unreadable_images_and_out_writes_one_image_per_input(artifacts, tmp_path):
+    """A bad file is skipped with a warning and counted; images of different sizes each get an annotated
+    image of their own size in the --out folder (a video would have dropped all but one size)."""
     image, box = reference_case()
     folder = tmp_path / "frames"
     folder.mkdir()
-    for i in range(3):
-        (folder / f"{i}.jpg").write_bytes(open(image, "rb").read())
-    (folder / "3.jpg").write_bytes(b"corrupt")
-    out, video = tmp_path / "o.jsonl", tmp_path / "o.mp4"
+    picture = cv2.imread(image)
+    for name, scale in (("a.jpg", 1.0), ("b.png", 0.5), ("c.jpg", 1.5)):
+        cv2.imwrite(str(folder / name), cv2.resize(picture, None, fx=scale, fy=scale))
+    (folder / "bad.jpg").write_bytes(b"corrupt")
+    out, annotated = tmp_path / "o.jsonl", tmp_path / "annotated"
     result = run_cli("run", "--pose", str(artifacts / "rtmpose-t-onnx-fp32"), "--source", str(folder),
-                     "--boxes", box, "--json", str(out), "--out", str(video), "--no-progress")
-    assert result.returncode == 1 and "3.jpg could not be decoded" in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"], "partial outputs were left behind"
+                     "--boxes", box, "--json", str(out), "--out", str(annotated), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "bad.jpg" in result.stderr and "1 unreadable image skipped" in result.stdout
+    assert [json.loads(line)["image"] for line in out.read_text().splitlines()] == ["a.jpg", "b.png", "c.jpg"]
+    assert sorted(p.name for p in annotated.iterdir()) == ["a.jpg", "b.png", "c.jpg"]
+    for name in ("a.jpg", "b.png", "c.jpg"):
+        assert cv2.imread(str(annotated / name)).shape == cv2.imread(str(folder / name)).shape
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated", "frames", "o.jsonl"]
+
+
+def test_negative_box_coordinates_are_values_not_options(artifacts, tmp_path):
+    image, box = reference_case()
+    x1, y1, x2, y2 = (float(v) for v in box.split(","))
+    out = tmp_path / "o.jsonl"
+    result = run_cli("run", "--pose", str(artifacts / "rtmpose-t-onnx-fp32"), "--source", image,
+                     "--boxes", f"-50,{y1},{x2},{y2}", "--json", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["persons"][0]["box"][0] == -50
+
+
+def test_allow_negative_numbers_helper():
+    import argparse
+
+    from edgepose.cli import allow_negative_numbers
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--verify-box")
+    allow_negative_numbers(parser)
+    assert parser.parse_args(["--verify-box", "-5,-6.5,10,20"]).verify_box == "-5,-6.5,10,20"
+
+
+MPEG4 = {"FMP4", "MP4V", "XVID", "DIVX"}  # FFmpeg reads an MPEG-4 part 2 stream back under any of these tags
+
+
+@pytest.mark.parametrize("suffix, fourccs", [(".avi", {"MJPG"}), (".mkv", MPEG4), (".mp4", MPEG4), (".mov", MPEG4)])
+def test_video_suffix_picks_a_codec_that_reads_back(artifacts, tmp_path, suffix, fourccs):
+    _, box = reference_case()
+    clip = short_clip(tmp_path, 6)
+    video = tmp_path / f"out{suffix}"
+    result = run_cli("run", "--pose", str(artifacts / "rtmpose-t-onnx-fp32"), "--source", str(clip),
+                     "--boxes", box, "--out", str(video), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    cap = cv2.VideoCapture(str(video))
+    code = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode().upper()
+    assert code in fourccs and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+
+
+def short_clip(folder, frames: int, fourcc: str = "mp4v"):
+    """The first `frames` frames of vtest, 384x288, as an .avi."""
+    cap = cv2.VideoCapture(str(need(VTEST)))
+    clip = folder / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*fourcc), 10, (384, 288))
+    for _ in range(frames):
+        writer.write(cv2.resize(cap.read()[1], (384, 288)))
+    writer.release()
+    return clip
+
+
+def test_truncated_video_says_how_many_frames_it_read(artifacts, tmp_path):
+    _, box = reference_case()
+    clip = short_clip(tmp_path, 30)
+    clip.write_bytes(clip.read_bytes()[: clip.stat().st_size * 6 // 10])
+    out = tmp_path / "o.jsonl"
+    result = run_cli("run", "--pose", str(artifacts / "rtmpose-t-onnx-fp32"), "--source", str(clip),
+                     "--boxes", box, "--json", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    read = len(out.read_text().splitlines())
+    assert 0 < read < 30
+    assert f"ended after {read} of the 30 frames" in result.stderr and "truncated" in result.stderr
+    assert "ac-tex" not in result.stderr and "[mpeg4" not in result.stderr, "FFmpeg decoder noise"
+
+
+def test_progress_is_not_redrawn_into_a_pipe(artifacts, tmp_path):
+    _, box = reference_case()
+    result = run_cli("run", "--pose", str(artifacts / "rtmpose-t-onnx-fp32"), "--source",
+                     str(short_clip(tmp_path, 20)), "--boxes", box)
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr and len(result.stderr.splitlines()) <= 1, result.stderr
+
+
+def test_ctrl_c_keeps_the_finished_frames(artifacts, tmp_path):
+    """SIGINT mid-video: the frame in progress is finished, the JSON lines and the video are closed,
+    renamed into place and hold the same frames; exit 130."""
+    _, box = reference_case()
+    out, video = tmp_path / "o.jsonl", tmp_path / "o.mp4"
+    cmd = [sys.executable, "-m", "edgepose", "run", "--pose", str(artifacts / "rtmpose-t-onnx-fp32"),
+           "--source", str(need(VTEST)), "--boxes", box, "--flip-test", "--json", str(out), "--out", str(video),
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    part = tmp_path / ".o.part.jsonl"
+    deadline = time.monotonic() + 120
+    while not (part.exists() and part.stat().st_size > 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    lines = out.read_text().splitlines()
+    frames = len(lines)
+    assert 0 < frames < 795
+    assert [json.loads(line)["frame"] for line in lines] == list(range(frames))
+    assert f"interrupted after {frames} frames; wrote" in stderr and "Traceback" not in stderr
+    cap = cv2.VideoCapture(str(video))
+    decoded = 0
+    while cap.read()[0]:
+        decoded += 1
+    assert decoded == frames
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.jsonl", "o.mp4"]
+
+
+def test_show_fails_in_one_line_before_models_load(tmp_path):
+    """opencv-python-headless (what edgepose installs) cannot open windows: one line saying what to install."""
+    from edgepose.runtimes.draw import check_display
+    from edgepose.runtimes.errors import ConfigError
+
+    try:
+        check_display()
+        pytest.skip("this OpenCV can open a window here")
+    except ConfigError:
+        pass
+    result = run_cli("run", "--pose", str(tmp_path / "not-loaded"), "--source", str(tmp_path), "--boxes",
+                     "0,0,10,10", "--show")
+    assert_one_line_error(result, 1, "pip install opencv-python")
+
+
+def test_card_checks_the_model_file_against_the_card(tmp_path):
+    """Random bytes or a different model: one line, no artifact directory."""
+    junk = tmp_path / "movenet.tflite"
+    junk.write_bytes(np.random.default_rng(0).bytes(4000))
+    other = need(SHARED / "models" / "mediapipe" / "pose_detection.tflite")
+    for model, text in ((junk, "movenet.tflite"), (other, "different model")):
+        result = run_cli("card", "movenet-tflite", str(model), "-o", str(tmp_path / "out"))
+        assert_one_line_error(result, 1, text)
+        assert not (tmp_path / "out").exists()
+    result = run_cli("card", "movenet-tflite", str(need(MOVENET)), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert load_card(tmp_path / "out").input.dtype == "uint8"
 
 
 def test_nan_model_outputs_drop_the_person(artifacts, tmp_path):
