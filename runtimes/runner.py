@@ -168,15 +168,21 @@ def _part(path: Path) -> Path:
 
 
 class _Sink:
-    """One output, built under a hidden name: `write` per frame, then `commit` (rename) or `abort`."""
+    """One output, built under a hidden name: `write` per frame, then `finish` (close and check; may fail)
+    and `publish` (rename into place), or `abort`."""
 
     final: Path
+    tmp: Path
 
     def write(self, name: str, result: FrameResult, canvas: np.ndarray | None) -> None:
         raise NotImplementedError
 
-    def commit(self) -> Path:
+    def finish(self) -> None:
         raise NotImplementedError
+
+    def publish(self) -> Path:
+        os.replace(self.tmp, self.final)
+        return self.final
 
     def abort(self) -> None:
         raise NotImplementedError
@@ -198,13 +204,11 @@ class _JsonSink(_Sink):
         except OSError as exc:
             raise self._fail(exc) from None
 
-    def commit(self) -> Path:
+    def finish(self) -> None:
         try:
             self.file.close()
         except OSError as exc:
             raise self._fail(exc) from None
-        os.replace(self.tmp, self.final)
-        return self.final
 
     def abort(self) -> None:
         try:
@@ -229,17 +233,14 @@ class _VideoSink(_Sink):
         self.writer.write(canvas)
         self.count += 1
 
-    def commit(self) -> Path:
+    def finish(self) -> None:
         if self.writer is not None:
             self.writer.release()
         cap = cv2.VideoCapture(str(self.tmp))
         readable = cap.isOpened() and cap.read()[0]
         cap.release()
         if not readable:
-            self.abort()
             raise ConfigError(f"cannot write {self.final}: the video did not read back (disk full or file too large?)")
-        os.replace(self.tmp, self.final)
-        return self.final
 
     def abort(self) -> None:
         if self.writer is not None:
@@ -265,13 +266,14 @@ class _ImageSink(_Sink):
         except OSError as exc:
             raise self._fail(exc) from None
 
-    def commit(self) -> Path:
+    def finish(self) -> None:
         if not self.single:
             self.tmp.chmod(0o755)  # mkdtemp makes it private; the output is an ordinary folder
-            if self.final.is_dir():
-                self.final.rmdir()  # empty, checked by plan_outputs
-        os.replace(self.tmp, self.final)
-        return self.final
+
+    def publish(self) -> Path:
+        if not self.single and self.final.is_dir():
+            self.final.rmdir()  # empty, checked by plan_outputs
+        return super().publish()
 
     def abort(self) -> None:
         if self.single:
@@ -387,7 +389,9 @@ def run_stream(pipeline: Pipeline, source: FrameSource, json_path: Path | None =
                 quit_key = show and _show(canvas)
                 if stop.requested or quit_key:
                     break
-        written = [sink.commit() for sink in sinks]
+        for sink in sinks:  # every output closed and checked before any is renamed into place
+            sink.finish()
+        written = [sink.publish() for sink in sinks]
     except BaseException:
         for sink in sinks:
             sink.abort()
