@@ -1,0 +1,143 @@
+"""The runtime on aarch64, under qemu-user: x86-made artifacts must give the x86 results on a Raspberry Pi 4
+class core (cortex-a72: no fp16 arithmetic, no dot product) and a Pi 5 / Jetson Orin class core (cortex-a76:
+fp16 + dot product). Correctness only; timings under emulation mean nothing.
+
+Needs the aarch64 sysroot that `.ci/aarch64_sysroot.sh` builds (CI builds it; the tests skip without it).
+Set EDGEPOSE_AARCH64_SYSROOT to use another location.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgepose.runtimes.third_party import wrap
+
+from .conftest import REPO, RTMDET_ONNX, SHARED, need, run_cli
+
+SYSROOT = Path(os.environ.get("EDGEPOSE_AARCH64_SYSROOT", REPO / ".arm" / "sysroot"))
+QEMU = shutil.which("qemu-aarch64-static")
+CPUS = ("cortex-a72", "cortex-a76")
+DISTILLED = SHARED / "models" / "rtmpose-t-distilled" / "rtmpose-t-distilled.pth"
+GT = SHARED / "data" / "combined_coco17_gt.json"
+# Measured drift (x86 vs emulated a72/a76, default runtime options): keypoints 0 px, scores ≤ 4e-4,
+# raw outputs ≤ 1.1e-3 relative. The bounds leave room for other builds of the same libraries.
+MAX_KEYPOINT_PX, MAX_SCORE_DIFF, MAX_RAW_REL, MAX_BOX_PX = 0.05, 2e-3, 3e-3, 0.05
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(QEMU is None, reason="qemu-aarch64-static not installed (apt-get install "
+                                                      "qemu-user-static; CI does)"),
+              pytest.mark.skipif(not (SYSROOT / "site" / ".complete").exists(),
+                                 reason=f"no aarch64 sysroot at {SYSROOT}; build it with .ci/aarch64_sysroot.sh")]
+
+
+def emulated(cpu: str, *args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the sysroot's aarch64 python3.11 under qemu-user with the repository's runtime importable."""
+    shim = REPO / ".arm" / "import-shim"
+    _make_shim(shim)
+    path = os.pathsep.join([str(SYSROOT / "site"), str(shim)])
+    full_env = {"PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1", "HOME": os.environ.get("HOME", "/tmp"),
+                "PATH": os.environ["PATH"], **(env or {})}
+    command = [QEMU, "-cpu", cpu, "-L", str(SYSROOT), str(SYSROOT / "usr" / "bin" / "python3.11"), *args]
+    # not from the repository root: its edgepose/ folder lacks the sub-packages and would shadow the shim
+    return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=shim)
+
+
+def _make_shim(shim: Path) -> None:
+    """`import edgepose.runtimes` without installing: edgepose/ with its sub-packages linked in, as the
+    package-dir mapping of pyproject.toml does for installs."""
+    package = shim / "edgepose"
+    if package.exists():
+        return
+    package.mkdir(parents=True)
+    for item in (REPO / "edgepose").iterdir():
+        if item.suffix == ".py":
+            (package / item.name).symlink_to(item)
+    for sub in ("runtimes", "converters", "calibration"):
+        (package / sub).symlink_to(REPO / sub)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> list[Path]:
+    """Trained RTMPose-t (distilled) and RTMDet-nano on ONNX, NCNN and TFLite fp32, made on x86."""
+    root = tmp_path_factory.mktemp("arm-artifacts")
+    result = run_cli("convert", "rtmpose-t", "--weights", str(need(DISTILLED)), "--target", "all", "-o", str(root),
+                     "--no-progress")
+    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_cli("convert", "rtmdet-nano", "--weights", str(need(RTMDET_ONNX)), "--target", "tflite",
+                     "-o", str(root), "--no-progress")
+    assert result.returncode == 0, result.stderr[-2000:]
+    wrap("rtmdet-onnx", [RTMDET_ONNX], root / "rtmdet-nano-onnx-fp32")
+    wrap("rtmdet-ncnn", [RTMDET_ONNX.with_suffix(".param"), RTMDET_ONNX.with_suffix(".bin")],
+         root / "rtmdet-nano-ncnn-fp32")
+    return sorted(p for p in root.iterdir() if p.is_dir())
+
+
+def job(artifacts: list[Path], tmp_path: Path, **options) -> Path:
+    """Three real images (COCO, OCHuman, PoseTrack) with their ground-truth person boxes."""
+    data = json.loads(need(GT).read_text())
+    images = []
+    for source in ("COCO", "OCHuman", "PoseTrack"):
+        image = next(i for i in data["images"] if i["source"].startswith(source))
+        boxes = [[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+                 for a in data["annotations"] if a["image_id"] == image["id"]][:2]  # emulation is slow
+        images.append([str(SHARED / "data" / image["file_name"]), boxes])
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps({"artifacts": [str(a) for a in artifacts], "images": images,
+                                "options": {"threads": 1, **options}}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def x86(artifacts, tmp_path_factory) -> dict[str, np.ndarray]:
+    tmp = tmp_path_factory.mktemp("x86")
+    out = tmp / "x86.npz"
+    done = subprocess.run([sys.executable, str(REPO / "tests" / "aarch64" / "worker.py"), str(job(artifacts, tmp)),
+                           str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return dict(np.load(out))
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_runtime_results_match_x86(artifacts, x86, tmp_path, cpu):
+    out = tmp_path / f"{cpu}.npz"
+    done = emulated(cpu, str(REPO / "tests" / "aarch64" / "worker.py"), str(job(artifacts, tmp_path)), str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    arm = dict(np.load(out))
+    assert str(arm.pop("machine")) == "aarch64" and str(x86["machine"]) != "aarch64"
+    assert set(arm) == set(x86) - {"machine"}
+    worst: dict[str, float] = {}
+    for key, ref in x86.items():
+        if key == "machine":
+            continue
+        got = arm[key]
+        assert got.shape == ref.shape, key
+        diff = float(np.abs(got - ref).max()) if ref.size else 0.0
+        kind = key.split("|")[2]
+        if kind == "raw":
+            diff /= max(1.0, float(np.abs(ref).max()))
+        worst[kind] = max(worst.get(kind, 0.0), diff)
+    print(f"{cpu}: worst drift vs x86 {worst}")
+    assert worst["keypoints"] <= MAX_KEYPOINT_PX and worst["boxes"] <= MAX_BOX_PX, worst
+    assert worst["scores"] <= MAX_SCORE_DIFF and worst["raw"] <= MAX_RAW_REL, worst
+
+
+RUNTIME_TESTS = [str(REPO / "tests" / name) for name in ("test_decoders.py", "test_tracker.py", "test_card.py")]
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_runtime_unit_tests_pass_emulated(cpu, capsys):
+    """The runtime's own unit tests (no torch) under emulation; their summary goes to the CI log."""
+    done = emulated(cpu, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=append", *RUNTIME_TESTS,
+                    env={"EDGEPOSE_SHARED": str(SHARED)})
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:]
+    with capsys.disabled():
+        print(f"\naarch64 {cpu}: {summary}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in summary and "failed" not in summary
