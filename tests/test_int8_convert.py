@@ -12,6 +12,7 @@ import pytest
 from edgepose.runtimes.card import load_card
 from edgepose.runtimes.detector import Detector
 from edgepose.runtimes.pose import PoseModel
+from edgepose.runtimes.preprocess import box_to_center_scale
 
 from .conftest import POSE_MODELS, RTMDET_ONNX, SHARED, need, reference, run_cli
 
@@ -117,11 +118,19 @@ def test_pose_model_int8_runs_on_every_target(pose_int8, model):
         directory = pose_int8 / f"{model}-{target}-int8"
         card = load_card(directory)
         assert card.precision == "int8" and not card.calibration["float_layers"]
-        assert card.fidelity["crops"] >= 5 and 0 <= card.fidelity["oks_mean"] <= 1
-        poses = PoseModel(directory)(image, box)
+        fidelity = card.fidelity
+        # random weights, every layer int8: measured OKS vs fp32 0.16–0.64 (rtmpose-t/-s, litehrnet-18); a wrong
+        # scale or a broken graph gives ≈ 0, a report that is not computed on the held-out crops no numbers
+        assert fidelity["crops"] >= 5 and fidelity["oks_min"] <= fidelity["oks_mean"] <= 1
+        assert fidelity["oks_mean"] >= 0.05, fidelity
+        pose = PoseModel(directory)
+        poses = pose(image, box)
         assert poses.keypoints.shape == (1, 17, 2) and np.isfinite(poses.keypoints).all()
-        h, w = image.shape[:2]
-        assert (poses.keypoints >= -w).all() and (poses.keypoints <= 2 * w).all()
+        # decoders only place keypoints on the input grid (or at the -1 marker of an unsure one, ×4 for
+        # heatmaps): back in the image, every keypoint lies in the crop the box gave
+        center, scale = box_to_center_scale(box[0], pose.input_wh, pose.card.bbox_padding)
+        in_input_px = (poses.keypoints[0] - (center - scale / 2)) / scale * np.array(pose.input_wh)
+        assert (in_input_px >= -4.5).all() and (in_input_px <= np.array(pose.input_wh) + 0.5).all(), in_input_px
 
 
 @pytest.mark.parametrize("args, needle", [
