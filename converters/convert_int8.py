@@ -25,6 +25,7 @@ from edgepose.runtimes.detector import Detector, letterbox
 from edgepose.runtimes.errors import ConfigError, ExportError
 from edgepose.runtimes.pose import PoseModel
 from edgepose.runtimes.preprocess import crop_person, to_network_input
+from edgepose.runtimes.timing import time_calls
 
 log = logging.getLogger(__name__)
 
@@ -234,13 +235,7 @@ def _speed(trial: "_Trial", fp32: Path, int8_layers: list[str], all_layers: list
         card = load_card(directory)
         backend = open_backend(card, directory, BackendOptions(threads=1))
         x = np.zeros([1 if d < 0 else d for d in card.input.shape], np.float32)
-        times = []
-        for i in range(runs + 3):
-            begin = time.perf_counter()
-            backend.run(x)
-            if i >= 3:
-                times.append((time.perf_counter() - begin) * 1e3)
-        result[name] = round(float(np.median(times)), 2)
+        result[name] = round(float(np.median(time_calls(lambda: backend.run(x), runs))), 2)
     return result
 
 

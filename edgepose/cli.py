@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     int8.add_argument("--method", choices=["minmax", "percentile", "entropy"], default="percentile",
                       help="activation ranges: minmax, percentile (99.99 %%, default) or entropy (ncnn's KL)")
     _add_run_parser(sub)
+    _add_bench_parser(sub)
     card = sub.add_parser(
         "card", help="wrap third-party model files (RTMDet-nano ONNX/NCNN, MoveNet TFLite) with a model card",
         description="Copy model files that edgepose did not convert into an artifact directory and write the "
@@ -103,6 +104,40 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--output", "-o", metavar="DIR", required=True, help="artifact directory to create")
     card.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
     return parser
+
+
+def _add_bench_parser(sub) -> None:
+    bench = sub.add_parser(
+        "bench", help="measure artifacts on this machine: latency per thread count, batch, pipeline FPS",
+        description="Time each artifact through the runtime an app would use (median and p90 of --runs calls on "
+                    "seeded noise; pose models also on a batch of crops), and with --source the whole pipeline "
+                    "(detector every 5 frames + tracker + pose) per thread count. Prints the machine it ran on "
+                    "(CPU, cores, Pi / Jetson model, fp16 and dot-product support) and a table; --json and "
+                    "--plot keep them.",
+        epilog="example:\n  edgepose bench out/ det/ --threads 1,2,4 --source clip.mp4 --json pi5.json --plot pi5.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="artifact folders, or folders of them")
+    bench.add_argument("--threads", type=_int_list, default=(1, 2), metavar="N[,N...]",
+                       help="thread counts to measure (default 1,2)")
+    bench.add_argument("--runs", type=int, default=50, metavar="N", help="timed calls per measurement (default 50)")
+    bench.add_argument("--batch", type=int, default=4, metavar="N",
+                       help="crops per call for the pose-model batch row (default 4; 1 = no batch row)")
+    bench.add_argument("--source", metavar="VIDEO", help="also run the pipeline on this video or image folder")
+    bench.add_argument("--frames", type=int, default=200, metavar="N", help="pipeline frames (default 200)")
+    bench.add_argument("--json", metavar="OUT.json", help="write the results and the machine description as JSON")
+    bench.add_argument("--plot", metavar="OUT.png", help="bar chart of the latencies (needs matplotlib)")
+    bench.add_argument("--no-progress", dest="progress", action="store_false", help="do not say what runs")
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    """argparse type: '1,2,4' → (1, 2, 4), each ≥ 1."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of counts ≥ 1")
+    return values
 
 
 def _add_run_parser(sub) -> None:
@@ -296,6 +331,32 @@ def _print_run_summary(summary) -> None:
           f"ms/frame: {stages}")
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edgepose.runtimes.bench import format_report, plot_report, run_bench
+
+    if args.runs < 1 or args.batch < 1 or args.frames < 1:
+        raise ConfigError("--runs, --batch and --frames must be ≥ 1")
+    outputs = [Path(p) for p in (args.json, args.plot) if p]
+    for path in outputs:
+        if path.is_dir() or not path.parent.is_dir():
+            raise ConfigError(f"cannot write {path}: give a file name in an existing folder")
+    if args.plot:
+        import importlib.util
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ConfigError('--plot needs matplotlib: pip install "edgepose[plot]"')
+    say = (lambda text: print(f"  {text}", file=sys.stderr, flush=True)) if args.progress else None
+    report = run_bench([Path(p) for p in args.artifacts], list(args.threads), args.runs, args.batch, args.source,
+                       args.frames, say)
+    print(format_report(report))
+    if args.json:
+        report.save_json(Path(args.json))
+        print(f"wrote {args.json}")
+    if args.plot:
+        plot_report(report, Path(args.plot))
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def cmd_card(args: argparse.Namespace) -> int:
     from edgepose.runtimes.third_party import wrap
 
@@ -303,7 +364,7 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"models": cmd_models, "convert": cmd_convert, "run": cmd_run, "card": cmd_card}
+COMMANDS = {"models": cmd_models, "convert": cmd_convert, "run": cmd_run, "card": cmd_card, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

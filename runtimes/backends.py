@@ -15,12 +15,12 @@ spin setting, for a machine dedicated to the model.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .board import physical_cores
 from .card import ModelCard
 from .errors import BackendUnavailable, ConfigError
 
@@ -38,22 +38,6 @@ class BackendOptions:
         if self.threads is not None and (not isinstance(self.threads, int) or isinstance(self.threads, bool)
                                          or self.threads < 1):
             raise ConfigError(f"threads must be a whole number ≥ 1, got {self.threads!r}")
-
-
-def physical_cores() -> int:
-    """Physical cores among the CPUs this process may run on (hyper-threads counted once); ≥ 1."""
-    try:
-        cpus = os.sched_getaffinity(0)
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-    cores = set()
-    for cpu in cpus:
-        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
-        try:
-            cores.add(((topology / "physical_package_id").read_text().strip(), (topology / "core_id").read_text().strip()))
-        except OSError:
-            cores.add(("cpu", str(cpu)))
-    return max(1, len(cores))
 
 
 def resolve_threads(options: BackendOptions) -> tuple[int, bool]:

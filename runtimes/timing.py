@@ -5,7 +5,9 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
+
+import numpy as np
 
 STAGES = ("pre", "det", "pose", "post", "track")
 
@@ -37,3 +39,15 @@ def maybe(times: StageTimes | None, name: str) -> Iterator[None]:
     else:
         with times.stage(name):
             yield
+
+
+def time_calls(fn: Callable[[], object], runs: int, warmup: int = 3) -> np.ndarray:
+    """Wall-clock milliseconds of `runs` calls of `fn`, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = np.empty(runs)
+    for i in range(runs):
+        start = time.perf_counter()
+        fn()
+        times[i] = (time.perf_counter() - start) * 1e3
+    return times
