@@ -310,7 +310,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             check_backend(detector.backend, f"--det {args.det}")
     pipeline = Pipeline(pose, detector, boxes, config, det_score=args.det_score)
     summary = run_stream(pipeline, source, args.json, args.out, args.show, args.progress)
-    _print_run_summary(summary)
+    _print_run_summary(summary, pipeline)
     if summary.interrupted:
         wrote = f"wrote {', '.join(map(str, summary.written))}" if summary.written else "no outputs asked for"
         print(f"edgepose: interrupted after {summary.frames} frames; {wrote}", file=sys.stderr)
@@ -320,15 +320,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_run_summary(summary) -> None:
-    """One stdout line: frames, skipped images, detector share, FPS, ms per frame by stage."""
+def _print_run_summary(summary, pipeline) -> None:
+    """One stdout line: frames, skipped images, detector share, FPS, threads used, ms per frame by stage."""
     stages = ", ".join(f"{k} {v:.1f}" for k, v in summary.stage_ms.items())
     n = len(summary.skipped)
     skipped = f" ({n} unreadable image{'s' if n != 1 else ''} skipped)" if n else ""
     early = f" (video ended early: header lists {summary.expected})" if summary.expected else ""
+    threads = f"pose {pipeline.pose.backend.threads}" + (
+        f", det {pipeline.detector.backend.threads}" if pipeline.detector is not None else "")
     print(f"{summary.frames} frames{skipped}{early}, detector on {summary.detector_frames} "
           f"({100 * summary.detector_frames / max(summary.frames, 1):.0f}%), {summary.fps:.1f} FPS; "
-          f"ms/frame: {stages}")
+          f"threads: {threads}; ms/frame: {stages}")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -57,18 +58,23 @@ def test_run_with_fixed_box_gives_mmpose_keypoints(artifacts, tmp_path, flip):
 def test_video_with_detection_skipping(artifacts, tmp_path):
     out, video = tmp_path / "vtest.jsonl", tmp_path / "vtest.mp4"
     result = run_cli("run", "--pose", str(artifacts / "movenet"), "--det", str(artifacts / "det"),
-                     "--source", str(need(VTEST)), "--det-interval", "5", "--json", str(out), "--out", str(video),
-                     "--no-progress")
+                     "--source", str(need(VTEST)), "--det-interval", "10", "--json", str(out), "--out", str(video),
+                     "--threads", "1", "--no-progress")
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 795 and [r["frame"] for r in records] == list(range(795))
-    share = sum(r["detector_ran"] for r in records) / len(records)
-    assert share <= 0.25, f"detector ran on {share:.1%} of frames with --det-interval 5"
+    detected = sum(r["detector_ran"] for r in records)
+    share = detected / len(records)
+    # every 10th frame at least, plus re-detections when a track is lost (15.1 % measured; 23.5 % at interval 5)
+    assert 0.1 <= share <= 0.2, f"detector ran on {share:.1%} of frames with --det-interval 10"
     assert np.mean([len(r["persons"]) for r in records]) >= 3, "vtest has 2-8 people in most frames"
     assert all(isinstance(p["id"], int) for r in records for p in r["persons"])
     cap = cv2.VideoCapture(str(video))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 795
-    assert "per frame" in result.stdout or "ms/frame" in result.stdout
+    summary = re.search(r"^795 frames, detector on (\d+) \(\d+%\), [\d.]+ FPS; threads: pose 1, det 1; "
+                        r"ms/frame: pre ([\d.]+), det ([\d.]+), pose ([\d.]+)", result.stdout, re.M)
+    assert summary, result.stdout
+    assert int(summary.group(1)) == detected and all(float(v) > 0 for v in summary.groups()[1:])
 
 
 @pytest.mark.slow
