@@ -103,7 +103,37 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("files", nargs="+", metavar="FILE", help="the model file(s), in the order the kind lists")
     card.add_argument("--output", "-o", metavar="DIR", required=True, help="artifact directory to create")
     card.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
+    _add_profile_parser(sub)
     return parser
+
+
+def _add_profile_parser(sub) -> None:
+    from edgepose.profile import DELEGATES
+
+    prof = sub.add_parser(
+        "profile", help="time artifacts on an Android phone (adb) or on Qualcomm AI Hub, per delegate",
+        description="Push artifacts to a phone and time them once per delegate with the demo app's "
+                    "BenchmarkActivity (default) or with --benchmark-binary (LiteRT benchmark_model with per-op "
+                    "profiling, or ncnn benchncnn); or profile them on a Qualcomm AI Hub device. Prints median/p90 "
+                    "ms, FPS and the 10 slowest ops.")
+    prof.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="artifact directories (with edgepose.json)")
+    where = prof.add_mutually_exclusive_group(required=True)
+    where.add_argument("--adb", nargs="?", const="", metavar="SERIAL",
+                       help="run on the phone adb sees (SERIAL when several are attached)")
+    where.add_argument("--hub", metavar="DEVICE", help='Qualcomm AI Hub device name, e.g. "Samsung Galaxy S24 (Family)"; '
+                                                       'needs pip install "edgepose[hub]"')
+    prof.add_argument("--delegate", type=_choice_list(*DELEGATES), default=("cpu",),
+                      help="cpu (XNNPACK), gpu, nnapi, qnn, comma-separated, or all (default: cpu)")
+    prof.add_argument("--benchmark-binary", metavar="PATH",
+                      help="android-arm64 benchmark_model (TFLite artifacts) or benchncnn (ncnn artifacts) instead "
+                           "of the demo app")
+    prof.add_argument("--qnn-delegate", metavar="PATH", help="libQnnTFLiteDelegate.so for benchmark_model --delegate qnn")
+    prof.add_argument("--runs", type=int, default=50, help="timed runs per model for the binaries (default 50)")
+    prof.add_argument("--threads", type=int, default=4, help="CPU threads (default 4)")
+    prof.add_argument("--frames", type=int, default=300, help="frames for the demo app's benchmark (default 300)")
+    prof.add_argument("--timeout", type=float, default=600.0, help="seconds to wait per run or job (default 600)")
+    prof.add_argument("--json", metavar="OUT.json", help="write device, timings and ops as JSON")
+    prof.add_argument("--plot", metavar="OUT.png", help="bar chart of latency per model and delegate (matplotlib)")
 
 
 def _add_bench_parser(sub) -> None:
@@ -119,6 +149,8 @@ def _add_bench_parser(sub) -> None:
     bench.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="artifact folders, or folders of them")
     bench.add_argument("--threads", type=_int_list, default=(1, 2), metavar="N[,N...]",
                        help="thread counts to measure (default 1,2)")
+    bench.add_argument("--device", default="cpu", metavar="DEVICE",
+                       help="accelerator, as for `edgepose run` (default cpu); the table says what ran")
     bench.add_argument("--runs", type=int, default=50, metavar="N", help="timed calls per measurement (default 50)")
     bench.add_argument("--batch", type=int, default=4, metavar="N",
                        help="crops per call for the pose-model batch row (default 4; 1 = no batch row)")
@@ -164,6 +196,9 @@ def _add_run_parser(sub) -> None:
     run.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints and boxes")
     run.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped crop (2x pose cost)")
     run.add_argument("--threads", type=int, metavar="N", help="CPU threads per backend (default: backend's choice)")
+    run.add_argument("--device", default="cpu", metavar="DEVICE",
+                     help="accelerator: cpu (default); onnx: cuda, tensorrt, xnnpack, coreml, qnn, nnapi, openvino, "
+                          "dml; tflite: gpu, delegate:/path/lib.so; ncnn: vulkan. Refused if not installed")
     run.add_argument("--json", metavar="OUT.jsonl", help="write one JSON line per frame")
     run.add_argument("--out", metavar="OUT.mp4|DIR",
                      help="draw skeletons and ids: for a video or camera a video file (.mp4, .mov, .avi or .mkv); "
@@ -294,7 +329,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("give exactly one of --det DIR (a detector) or --boxes 'x1,y1,x2,y2;...'")
     if args.show:
         check_display()
-    options = BackendOptions(threads=args.threads)
+    options = BackendOptions(threads=args.threads, device=args.device)
     config = TrackerConfig(det_interval=args.det_interval, kpt_threshold=args.kpt_threshold, smooth=args.smooth)
     boxes = parse_boxes(args.boxes) if args.boxes else None
     source = FrameSource(args.source)
@@ -328,9 +363,10 @@ def _print_run_summary(summary, pipeline) -> None:
     early = f" (video ended early: header lists {summary.expected})" if summary.expected else ""
     threads = f"pose {pipeline.pose.backend.threads}" + (
         f", det {pipeline.detector.backend.threads}" if pipeline.detector is not None else "")
+    devices = {pipeline.pose.backend.device} | ({pipeline.detector.backend.device} if pipeline.detector else set())
     print(f"{summary.frames} frames{skipped}{early}, detector on {summary.detector_frames} "
           f"({100 * summary.detector_frames / max(summary.frames, 1):.0f}%), {summary.fps:.1f} FPS; "
-          f"threads: {threads}; ms/frame: {stages}")
+          f"threads: {threads}; device: {', '.join(sorted(devices))}; ms/frame: {stages}")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -348,7 +384,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise ConfigError('--plot needs matplotlib: pip install "edgepose[plot]"')
     say = (lambda text: print(f"  {text}", file=sys.stderr, flush=True)) if args.progress else None
     report = run_bench([Path(p) for p in args.artifacts], list(args.threads), args.runs, args.batch, args.source,
-                       args.frames, say)
+                       args.frames, say, args.device)
     print(format_report(report))
     if args.json:
         report.save_json(Path(args.json))
@@ -366,7 +402,36 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"models": cmd_models, "convert": cmd_convert, "run": cmd_run, "card": cmd_card, "bench": cmd_bench}
+def cmd_profile(args: argparse.Namespace) -> int:
+    from edgepose.profile import ProfileOptions, profile_adb, profile_hub
+    from edgepose.profile_parsers import format_table, write_plot
+
+    for out in (args.json, args.plot):
+        if out and not Path(out).resolve().parent.is_dir():
+            raise ConfigError(f"{out}: its folder does not exist; create it first")
+    if min(args.runs, args.threads, args.frames) < 1 or args.timeout <= 0:
+        raise ConfigError("--runs, --threads, --frames and --timeout must be positive")
+    options = ProfileOptions(delegates=args.delegate, benchmark_binary=args.benchmark_binary,
+                             qnn_delegate=args.qnn_delegate, runs=args.runs, threads=args.threads,
+                             frames=args.frames, timeout=args.timeout)
+    artifacts = [Path(a) for a in args.artifacts]
+    if args.hub is not None:
+        device, timings = profile_hub(artifacts, args.hub, options)
+    else:
+        device, timings = profile_adb(artifacts, args.adb, options)
+    print(format_table(timings, device))
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps({"device": device, "results": [t.to_json() for t in timings]}, indent=2))
+        print(f"wrote {args.json}")
+    if args.plot:
+        write_plot(timings, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+COMMANDS = {"models": cmd_models, "convert": cmd_convert, "run": cmd_run, "card": cmd_card, "bench": cmd_bench, "profile": cmd_profile}
 
 
 def main(argv: list[str] | None = None) -> int:
