@@ -12,6 +12,7 @@ from typing import Iterator
 from .errors import ConfigError
 
 CARD_FILE = "edgepose.json"
+CACHE_DIR = "trt_cache"   # TensorRT engines a runtime built beside the model (runtimes/devices.py)
 
 
 def check_replaceable(final: Path, overwrite: bool) -> None:
@@ -27,7 +28,7 @@ def check_replaceable(final: Path, overwrite: bool) -> None:
                           "directories: move it away or choose another --output")
     try:
         files = json.loads((final / CARD_FILE).read_text()).get("files", {})
-        owned = {CARD_FILE, *(str(name) for name in files.values())}
+        owned = {CARD_FILE, CACHE_DIR, *(str(name) for name in files.values())}
     except (OSError, ValueError, AttributeError):
         raise ConfigError(f"{final} exists and holds no readable {CARD_FILE}; --overwrite replaces only "
                           "artifact directories: move it away or choose another --output") from None

@@ -22,6 +22,7 @@ import numpy as np
 
 from .board import physical_cores
 from .card import ModelCard
+from .devices import check_device, check_onnx_session, ncnn_vulkan, onnx_providers, tflite_delegates
 from .errors import BackendUnavailable, ConfigError
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,10 @@ class BackendOptions:
     ncnn_fp16: bool = False       # ncnn: fp16 storage + arithmetic (ARMv8.2 fast path; x86 mostly ignores it)
     ncnn_bf16: bool = False       # ncnn: bf16 storage
     ncnn_int8: bool | None = None  # ncnn: int8 inference; None = on for int8/mixed cards (required for them)
+    device: str = "cpu"           # accelerator, per format (see runtimes/devices.py); refused if not available
 
     def __post_init__(self) -> None:
+        check_device(self.device)
         if self.threads is not None and (not isinstance(self.threads, int) or isinstance(self.threads, bool)
                                          or self.threads < 1):
             raise ConfigError(f"threads must be a whole number ≥ 1, got {self.threads!r}")
@@ -50,9 +53,11 @@ def resolve_threads(options: BackendOptions) -> tuple[int, bool]:
 class Backend:
     """Common part: fixed-batch models are looped; subclasses implement `_run_batch`.
 
-    `threads` is the CPU thread count the backend was opened with (for run summaries)."""
+    `threads` is the CPU thread count the backend was opened with and `device` what really runs the model
+    (for run summaries and benchmarks)."""
 
     threads: int = 1
+    device: str = "cpu"
 
     def __init__(self, card: ModelCard) -> None:
         self.card = card
@@ -86,10 +91,12 @@ class OnnxRuntimeBackend(Backend):
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
             so.add_session_config_entry("session.inter_op.allow_spinning", "0")
         path = _model_file(card, directory, "model")
+        providers = onnx_providers(options.device, directory, card.precision, ort.get_available_providers())
         try:
-            self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(path), so, providers=providers)
         except Exception as exc:  # onnxruntime's load errors derive from Exception only
             raise _unreadable(path, "onnxruntime", exc) from exc
+        self.device = check_onnx_session(options.device, self.session)
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         outs = self.session.run(self.output_names, {self.card.input.name: x})
@@ -102,8 +109,10 @@ class TFLiteBackend(Backend):
         interpreter_cls = _tflite_interpreter()
         self.threads, _ = resolve_threads(options)  # XNNPACK's pool has no spin setting to change
         path = _model_file(card, directory, "model")
+        delegates, self.device = tflite_delegates(options.device)
         try:
-            self.interpreter = interpreter_cls(model_path=str(path), num_threads=self.threads)
+            self.interpreter = interpreter_cls(model_path=str(path), num_threads=self.threads,
+                                               experimental_delegates=delegates or None)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise _unreadable(path, "the TFLite interpreter", exc) from exc
@@ -174,7 +183,7 @@ class NcnnBackend(Backend):
         self.ncnn = ncnn
         self.net = ncnn.Net()
         opt = self.net.opt
-        opt.use_vulkan_compute = False
+        opt.use_vulkan_compute, self.device = ncnn_vulkan(options.device, ncnn)
         self.threads, spin = resolve_threads(options)
         opt.num_threads = self.threads
         if not spin:

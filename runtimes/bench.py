@@ -29,6 +29,7 @@ class Latency:
     precision: str
     size_mb: float
     threads: int
+    device: str            # what ran the model, as the backend reports it
     batch: int
     median_ms: float       # per call (the batch at once)
     p90_ms: float
@@ -81,20 +82,21 @@ def find_artifacts(paths: list[Path]) -> list[Path]:
     return found
 
 
-def bench_latency(directory: Path, threads: int, runs: int, batch: int = 1) -> Latency:
+def bench_latency(directory: Path, threads: int, runs: int, batch: int = 1, device: str = "cpu") -> Latency:
     """Latency of one backend call on seeded noise shaped like the card's input (`batch` items)."""
     card = load_card(directory)
-    backend = open_backend(card, directory, BackendOptions(threads=threads))
+    backend = open_backend(card, directory, BackendOptions(threads=threads, device=device))
     shape = [batch if i == 0 else d for i, d in enumerate(card.input.shape)]
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     times = time_calls(lambda: backend.run(x), runs)
     size = sum(f.stat().st_size for f in directory.iterdir() if f.is_file()) / 1e6
-    return Latency(directory.name, card.task, card.format, card.precision, round(size, 2), backend.threads, batch,
+    return Latency(directory.name, card.task, card.format, card.precision, round(size, 2), backend.threads,
+                   backend.device, batch,
                    round(float(np.median(times)), 3), round(float(np.percentile(times, 90)), 3))
 
 
 def bench_pipeline(pose_dir: Path, det_dir: Path, source: str, threads: int, frames: int,
-                   det_interval: int = 5) -> PipelineRun:
+                   det_interval: int = 5, device: str = "cpu") -> PipelineRun:
     """The top-down pipeline on the first `frames` frames of a video (or images of a folder)."""
     from .detector import Detector
     from .pipeline import Pipeline
@@ -102,7 +104,7 @@ def bench_pipeline(pose_dir: Path, det_dir: Path, source: str, threads: int, fra
     from .sources import FrameSource
     from .tracker import TrackerConfig
 
-    options = BackendOptions(threads=threads)
+    options = BackendOptions(threads=threads, device=device)
     pipeline = Pipeline(PoseModel(pose_dir, options), Detector(det_dir, options),
                         config=TrackerConfig(det_interval=det_interval))
     pipeline(np.zeros((64, 64, 3), np.uint8))  # load / warm up outside the timed part
@@ -125,7 +127,7 @@ def bench_pipeline(pose_dir: Path, det_dir: Path, source: str, threads: int, fra
 
 
 def run_bench(paths: list[Path], threads: list[int], runs: int = 50, batch: int = 4, source: str | None = None,
-              frames: int = 200, progress=None) -> BenchReport:
+              frames: int = 200, progress=None, device: str = "cpu") -> BenchReport:
     """Everything `edgepose bench` measures; `progress(text)` is called before each measurement."""
     artifacts = find_artifacts(paths)
     report = BenchReport(describe())
@@ -136,7 +138,7 @@ def run_bench(paths: list[Path], threads: list[int], runs: int = 50, batch: int 
             for b in batches:
                 if progress:
                     progress(f"{directory.name}: {t} thread(s), batch {b}")
-                report.latency.append(bench_latency(directory, t, runs, b))
+                report.latency.append(bench_latency(directory, t, runs, b, device))
     if source is not None:
         poses = [a for a in artifacts if cards[a].task == "pose"]
         detectors = [a for a in artifacts if cards[a].task == "detection"]
@@ -145,17 +147,17 @@ def run_bench(paths: list[Path], threads: list[int], runs: int = 50, batch: int 
         for t in threads:
             if progress:
                 progress(f"pipeline {poses[0].name} + {detectors[0].name}: {t} thread(s)")
-            report.pipeline.append(bench_pipeline(poses[0], detectors[0], source, t, frames))
+            report.pipeline.append(bench_pipeline(poses[0], detectors[0], source, t, frames, device=device))
     return report
 
 
 def format_report(report: BenchReport) -> str:
     """Markdown tables: latency per artifact / threads / batch, then pipeline runs."""
     lines = [f"{report.board.summary()}; {report.date}", "",
-             "| artifact | format | precision | size (MB) | threads | batch | median ms | p90 ms | ms / item |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| artifact | format | precision | size (MB) | device | threads | batch | median ms | p90 ms | ms / item |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report.latency:
-        lines.append(f"| {r.artifact} | {r.format} | {r.precision} | {r.size_mb:.1f} | {r.threads} | {r.batch} | "
+        lines.append(f"| {r.artifact} | {r.format} | {r.precision} | {r.size_mb:.1f} | {r.device} | {r.threads} | {r.batch} | "
                      f"{r.median_ms:.2f} | {r.p90_ms:.2f} | {r.per_item_ms:.2f} |")
     if report.pipeline:
         lines += ["", "| pipeline (pose + detector) | source | threads | frames | detector frames | FPS | "
