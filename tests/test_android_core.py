@@ -83,3 +83,45 @@ def test_java_core_passes_fresh_goldens(tmp_path: Path) -> None:
     assert passed > 0
     summary = re.search(r"golden summary: (\d+) crops .*max crop diff (\d+) grey", out)
     assert summary and int(summary[1]) == 3 and int(summary[2]) <= 1, out[-3000:]
+
+
+FRAMEWORK_RES = Path("/usr/share/android-framework-res/framework-res.apk")
+APP = REPO / "android_demo" / "app"
+
+
+def _need_aapt2() -> None:
+    if shutil.which("aapt2") is None or not FRAMEWORK_RES.is_file():
+        pytest.skip("no aapt2 / framework-res.apk (apt-get install aapt android-framework-res, or run .ci/java.sh "
+                    "as root)")
+
+
+def test_app_manifest_and_resources_link_against_the_framework(tmp_path: Path) -> None:
+    """android_demo/app/check_resources.sh: aapt2 compile + link of the app shell's manifest and resources against
+    framework-res.apk passes, prints one line, and writes only into the folder it is given."""
+    _need_aapt2()
+    result = subprocess.run(["bash", str(APP / "check_resources.sh"), str(tmp_path / "out")], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines() == [result.stdout.strip()]
+    assert result.stdout.startswith("aapt2 check: passed"), result.stdout
+    assert (tmp_path / "out" / "app.ap_").is_file()
+
+
+@pytest.mark.parametrize("file, good, bad", [
+    ("src/main/res/layout/activity_main.xml", 'android:textSize="14sp"', 'android:textSiz="14sp"'),
+    ("src/main/AndroidManifest.xml", 'android:exported="true"', 'android:exportd="true"'),
+    ("src/main/res/layout/activity_main.xml", 'android:entries="@array/delegates"', 'android:entries="@array/delegate"'),
+])
+def test_app_resource_check_catches_typos(tmp_path: Path, file: str, good: str, bad: str) -> None:
+    """A misspelt attribute or a dangling reference in a temp copy of the app makes the check fail, naming it."""
+    _need_aapt2()
+    copy = tmp_path / "app"
+    shutil.copytree(APP, copy, ignore=shutil.ignore_patterns("build", "assets"))
+    target = copy / file
+    text = target.read_text()
+    assert good in text
+    target.write_text(text.replace(good, bad, 1))
+    result = subprocess.run(["bash", str(copy / "check_resources.sh")], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0, result.stdout
+    assert "aapt2 check: FAILED" in result.stdout
+    assert bad.split("=")[0].split(":")[1] in result.stderr or bad.split("/")[-1].strip('"') in result.stderr
