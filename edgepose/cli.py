@@ -196,6 +196,9 @@ def _add_run_parser(sub) -> None:
     run.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints and boxes")
     run.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped crop (2x pose cost)")
     run.add_argument("--threads", type=int, metavar="N", help="CPU threads per backend (default: backend's choice)")
+    run.add_argument("--async", dest="async_mode", choices=["auto", "on", "off"], default="auto",
+                     help="video: run the detector on the next frame in a second thread while the pose model runs "
+                          "(same results, sooner on multi-core CPUs); auto = on with 4 or more physical cores")
     run.add_argument("--device", default="cpu", metavar="DEVICE",
                      help="accelerator: cpu (default); onnx: cuda, tensorrt, xnnpack, coreml, qnn, nnapi, openvino, "
                           "dml; tflite: gpu, delegate:/path/lib.so; ncnn: vulkan. Refused if not installed")
@@ -344,8 +347,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             detector = Detector(args.det, options)
             check_backend(detector.backend, f"--det {args.det}")
     pipeline = Pipeline(pose, detector, boxes, config, det_score=args.det_score)
-    summary = run_stream(pipeline, source, args.json, args.out, args.show, args.progress)
+    from edgepose.runtimes.board import physical_cores
+
+    prefetch = detector is not None and (args.async_mode == "on" or (args.async_mode == "auto"
+                                                                     and physical_cores() >= 4))
+    summary = run_stream(pipeline, source, args.json, args.out, args.show, args.progress, prefetch)
     _print_run_summary(summary, pipeline)
+    if prefetch and source.is_video:
+        print("detector ran on the next frame in parallel with the pose model (--async)")
     if summary.interrupted:
         wrote = f"wrote {', '.join(map(str, summary.written))}" if summary.written else "no outputs asked for"
         print(f"edgepose: interrupted after {summary.frames} frames; {wrote}", file=sys.stderr)

@@ -45,6 +45,7 @@ class PipelineRun:
     detector: str
     source: str
     threads: int
+    prefetch: bool         # detector on the next frame in a second thread (Pipeline.stream)
     frames: int
     detector_share: float  # frames the detector ran on / frames
     fps: float
@@ -96,8 +97,9 @@ def bench_latency(directory: Path, threads: int, runs: int, batch: int = 1, devi
 
 
 def bench_pipeline(pose_dir: Path, det_dir: Path, source: str, threads: int, frames: int,
-                   det_interval: int = 5, device: str = "cpu") -> PipelineRun:
-    """The top-down pipeline on the first `frames` frames of a video (or images of a folder)."""
+                   det_interval: int = 5, device: str = "cpu", prefetch: bool = False) -> PipelineRun:
+    """The top-down pipeline on the first `frames` frames of a video, sequential or with the detector
+    prefetching the next frame in a second thread."""
     from .detector import Detector
     from .pipeline import Pipeline
     from .pose import PoseModel
@@ -113,8 +115,8 @@ def bench_pipeline(pose_dir: Path, det_dir: Path, source: str, threads: int, fra
     pipeline.times.frames = 0
     done = detected = 0
     start = time.perf_counter()
-    for _, frame in FrameSource(source):
-        detected += pipeline(frame).detector_ran
+    for _, result in pipeline.stream(FrameSource(source), prefetch, frame_of=lambda item: item[1]):
+        detected += result.detector_ran
         done += 1
         if done >= frames:
             break
@@ -122,7 +124,7 @@ def bench_pipeline(pose_dir: Path, det_dir: Path, source: str, threads: int, fra
     if done == 0:
         raise ConfigError(f"--source {source} gave no frames")
     stages = {k: round(v, 3) for k, v in pipeline.times.per_frame_ms().items()}
-    return PipelineRun(pose_dir.name, det_dir.name, Path(source).name, pipeline.pose.backend.threads, done,
+    return PipelineRun(pose_dir.name, det_dir.name, Path(source).name, pipeline.pose.backend.threads, prefetch, done,
                        round(detected / done, 3), round(done / seconds, 2), stages)
 
 
@@ -145,9 +147,12 @@ def run_bench(paths: list[Path], threads: list[int], runs: int = 50, batch: int 
         if not poses or not detectors:
             raise ConfigError("--source needs a pose artifact and a detector artifact among the ARTIFACTs")
         for t in threads:
-            if progress:
-                progress(f"pipeline {poses[0].name} + {detectors[0].name}: {t} thread(s)")
-            report.pipeline.append(bench_pipeline(poses[0], detectors[0], source, t, frames, device=device))
+            for prefetch in (False, True):
+                if progress:
+                    progress(f"pipeline {poses[0].name} + {detectors[0].name}: {t} thread(s)"
+                             + (", detector prefetch" if prefetch else ""))
+                report.pipeline.append(bench_pipeline(poses[0], detectors[0], source, t, frames, device=device,
+                                                      prefetch=prefetch))
     return report
 
 
@@ -160,11 +165,12 @@ def format_report(report: BenchReport) -> str:
         lines.append(f"| {r.artifact} | {r.format} | {r.precision} | {r.size_mb:.1f} | {r.device} | {r.threads} | {r.batch} | "
                      f"{r.median_ms:.2f} | {r.p90_ms:.2f} | {r.per_item_ms:.2f} |")
     if report.pipeline:
-        lines += ["", "| pipeline (pose + detector) | source | threads | frames | detector frames | FPS | "
-                      "pre / det / pose / post / track (ms/frame) |", "|---|---|---|---|---|---|---|"]
+        lines += ["", "| pipeline (pose + detector) | source | threads | detector | frames | detector frames | FPS | "
+                      "pre / det / pose / post / track (ms/frame) |", "|---|---|---|---|---|---|---|---|"]
         for p in report.pipeline:
             stages = " / ".join(f"{p.stage_ms.get(k, 0.0):.2f}" for k in ("pre", "det", "pose", "post", "track"))
-            lines.append(f"| {p.pose} + {p.detector} | {p.source} | {p.threads} | {p.frames} | "
+            mode = "prefetch (2nd thread)" if p.prefetch else "in line"
+            lines.append(f"| {p.pose} + {p.detector} | {p.source} | {p.threads} | {mode} | {p.frames} | "
                          f"{100 * p.detector_share:.0f}% | {p.fps:.1f} | {stages} |")
     return "\n".join(lines)
 

@@ -1,11 +1,14 @@
 """Top-down pipeline: detector (every few frames) + tracker + pose model. `Pipeline(...)(frame) -> FrameResult`."""
 from __future__ import annotations
 
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .detector import Detector
+from .detector import Detections, Detector
 from .errors import ConfigError
 from .pose import PoseModel
 from .preprocess import check_boxes, check_image
@@ -42,7 +45,53 @@ class Pipeline:
         self.times = StageTimes()
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
-        frame = check_image(frame)
+        return self._step(check_image(frame))
+
+    def stream(self, items: Iterable[Any], prefetch: bool = False,
+               frame_of: Callable[[Any], np.ndarray] = lambda item: item) -> Iterator[tuple[Any, FrameResult]]:
+        """(item, result) for each item of a video-like sequence (`frame_of(item)` is its BGR frame).
+
+        With `prefetch`, the detector runs on the next frame in a worker thread while the pose model runs on
+        the current one, for the frames the tracker's schedule will send to the detector (every
+        `det_interval`). Detection depends on the frame alone, so a prefetched result is exactly what the
+        sequential pipeline computes: results are identical, only sooner on a multi-core CPU. Unscheduled
+        re-detections (a track lost) still run in line."""
+        if not prefetch or self.detector is None:
+            for item in items:
+                yield item, self(frame_of(item))
+            return
+        iterator = iter(items)
+        upcoming = next(iterator, None)
+        pending: Future | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="edgepose-detector") as worker:
+            try:
+                while upcoming is not None:
+                    item, frame = upcoming, check_image(frame_of(upcoming))
+                    ready, pending = pending, None
+                    upcoming = next(iterator, None)
+                    if upcoming is not None and self._scheduled(self.tracker.frame_index + 2):
+                        pending = worker.submit(self._detect, check_image(frame_of(upcoming)))
+                    yield item, self._step(frame, ready)
+            finally:
+                if pending is not None:
+                    pending.cancel()
+
+    def _scheduled(self, frame_index: int) -> bool:
+        return frame_index % self.tracker.config.det_interval == 0
+
+    def _detect(self, frame: np.ndarray) -> tuple[Detections, dict[str, float]]:
+        """Persons above `det_score`, and the seconds spent per stage (kept apart: this may run in a worker)."""
+        seconds = {}
+        start = time.perf_counter()
+        inputs, scale = self.detector.preprocess(frame)
+        seconds["pre"] = time.perf_counter() - start
+        raw = self.detector.infer(inputs)
+        seconds["det"] = time.perf_counter() - start - seconds["pre"]
+        dets = self.detector.decode(raw, scale, frame.shape)
+        seconds["post"] = time.perf_counter() - start - seconds["pre"] - seconds["det"]
+        return dets[dets.scores >= self.det_score], seconds
+
+    def _step(self, frame: np.ndarray, prefetched: Future | None = None) -> FrameResult:
         self.times.frames += 1
         if self.detector is None:
             poses = self.pose(frame, self.boxes, self.times)
@@ -51,13 +100,9 @@ class Pipeline:
         detect = self.tracker.needs_detection()
         det_boxes = None
         if detect:
-            with self.times.stage("pre"):
-                inputs, scale = self.detector.preprocess(frame)
-            with self.times.stage("det"):
-                raw = self.detector.infer(inputs)
-            with self.times.stage("post"):
-                dets = self.detector.decode(raw, scale, frame.shape)
-                dets = dets[dets.scores >= self.det_score]
+            dets, seconds = prefetched.result() if prefetched is not None else self._detect(frame)
+            for stage, value in seconds.items():
+                self.times.seconds[stage] += value
             with self.times.stage("track"):
                 boxes, owners = self.tracker.boxes_from_detections(dets.boxes)
                 det_boxes = boxes

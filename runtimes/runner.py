@@ -363,9 +363,11 @@ class _Progress:
 
 
 def run_stream(pipeline: Pipeline, source: FrameSource, json_path: Path | None = None,
-               out_path: Path | None = None, show: bool = False, progress: bool = True) -> RunSummary:
+               out_path: Path | None = None, show: bool = False, progress: bool = True,
+               prefetch: bool = False) -> RunSummary:
     """Process every frame of `source` (until Ctrl-C or, with `show`, q/Esc); videos keep tracks across
-    frames, image folders start fresh per image. Outputs appear only when the run ends cleanly."""
+    frames, image folders start fresh per image. Outputs appear only when the run ends cleanly. `prefetch`
+    runs the detector on the next video frame beside the pose model (Pipeline.stream; same results)."""
     plan = plan_outputs(json_path, out_path, source)
     sinks = _open_sinks(plan, source)
     bar = _Progress(source.total, progress)
@@ -374,8 +376,7 @@ def run_stream(pipeline: Pipeline, source: FrameSource, json_path: Path | None =
     start = time.perf_counter()
     try:
         with _sigint_finishes_frame() as stop:
-            for name, frame in source:
-                result = _process(pipeline, source, frame)
+            for (name, frame), result in _results(pipeline, source, prefetch):
                 frames += 1
                 detector_frames += result.detector_ran
                 canvas = None
@@ -409,10 +410,15 @@ def run_stream(pipeline: Pipeline, source: FrameSource, json_path: Path | None =
     return summary
 
 
-def _process(pipeline: Pipeline, source: FrameSource, frame: np.ndarray) -> FrameResult:
-    if not source.is_video:
+def _results(pipeline: Pipeline, source: FrameSource, prefetch: bool) -> Iterator[tuple[tuple[str, np.ndarray],
+                                                                                      FrameResult]]:
+    """((name, frame), result) per frame: a video through one tracked stream, images each on their own."""
+    if source.is_video:
+        yield from pipeline.stream(source, prefetch, frame_of=lambda item: item[1])
+        return
+    for item in source:
         pipeline.reset()
-    return pipeline(frame)
+        yield item, pipeline(item[1])
 
 
 def _show(canvas: np.ndarray) -> bool:

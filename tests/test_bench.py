@@ -38,7 +38,7 @@ def test_bench_prints_table_and_writes_json_and_plot(artifacts, tmp_path):
     latency = {(r["artifact"], r["threads"], r["batch"]) for r in data["latency"]}
     assert latency == {("rtmpose-t-onnx-fp32", t, b) for t in (1, 2) for b in (1, 3)} | {("det", 1, 1), ("det", 2, 1)}
     assert all(r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] for r in data["latency"])
-    assert [p["threads"] for p in data["pipeline"]] == [1, 2]
+    assert [(p["threads"], p["prefetch"]) for p in data["pipeline"]] == [(1, False), (1, True), (2, False), (2, True)]
     run = data["pipeline"][0]
     assert run["frames"] == 12 and 0 < run["detector_share"] <= 0.5 and run["fps"] > 0  # interval 5: 3 of 12
     assert set(run["stage_ms"]) == {"pre", "det", "pose", "post", "track"} and run["stage_ms"]["pose"] > 0
