@@ -6,38 +6,35 @@ renamed into place, so a failed run leaves nothing behind.
 """
 from __future__ import annotations
 
+import json
 import logging
-import shutil
 import tempfile
 import time
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-import torch
 from torch import nn
 
 from edgepose.runtimes.atomic import atomic_directory, check_replaceable, check_writable
-from edgepose.runtimes.card import InputSpec, ModelCard, OutputSpec
+from edgepose.runtimes.card import SCHEMA_VERSION, ModelCard
 from edgepose.runtimes.errors import (ConfigError, ConversionIncomplete, ConversionInterrupted, EdgeposeError,
                                       ExportError)
 from edgepose.runtimes.version import __version__
 
 from .checkpoint import load_weights, read_state_dict
+from .convert_int8 import Int8Options, calibration_sets, quantize_artifact
 from .download import download, is_url, sha256_of
-from .ncnn_export import export_ncnn
-from .onnx_export import OPSET, cast_weights_fp16, export_onnx
+from .model_source import ModelSource, zoo_source
+from .onnx_export import OPSET
 from .onnx_weights import import_folded_onnx
 from .quiet import quiet
-from .tflite_export import export_tflite
-from .verify import ProbeInput, torch_reference, verify_artifact
-from .zoo import ModelSpec, card_metadata, get_spec
-from .convert_int8 import Int8Options, calibration_sets, quantize_artifact
+from .targets import TARGETS, Exported, Target
+from .verify import ProbeInput, verify_artifact
+from .zoo import ModelSpec, get_spec
 
 log = logging.getLogger(__name__)
 
-TARGETS = ("onnx", "ncnn", "tflite")
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
@@ -65,6 +62,9 @@ class ConvertOptions:
         for target in self.targets:
             if target not in TARGETS:
                 raise ConfigError(f"target {target!r} is not supported (supported: {', '.join(TARGETS)}, all)")
+            unsupported = [p for p in self.precisions if p not in TARGETS[target].precisions]
+            if unsupported:
+                raise ConfigError(f"target {target} does not write {', '.join(unsupported)} artifacts")
         for precision in self.precisions:
             if precision not in PRECISIONS:
                 raise ConfigError(f"precision {precision!r} is not supported (supported: {', '.join(PRECISIONS)})")
@@ -82,8 +82,8 @@ class ConvertOptions:
             raise ConfigError("--eval-coco and --images go together")
 
 
-def artifact_name(spec: ModelSpec, target: str, precision: str) -> str:
-    return f"{spec.name}-{target}-{precision}"
+def artifact_name(name: str, target: str, precision: str) -> str:
+    return f"{name}-{target}-{precision}"
 
 
 def resolve_weights(spec: ModelSpec, weights: str | None, progress: bool = True) -> Path:
@@ -107,7 +107,7 @@ def load_model(spec: ModelSpec, weights: Path) -> nn.Module:
     if weights.suffix.lower() == ".onnx":
         if not spec.onnx_import:
             raise ConfigError(f"{spec.name} cannot take weights from an ONNX file; pass its MMPose .pth checkpoint")
-        import_folded_onnx(model, weights, ("backbone.", "neck."), "bbox_head")
+        import_folded_onnx(model, weights, *spec.onnx_import)
     else:
         load_weights(model, read_state_dict(weights), spec.name)
     return model.eval()
@@ -120,28 +120,24 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
     spec = get_spec(model_name)
     output = Path(output)
     plan = [(t, p) for t in options.targets for p in options.precisions]
-    check_output(output, [output / artifact_name(spec, t, p) for t, p in plan], options.overwrite)
-    probe = ProbeInput.create(spec.task, spec.input_hw, spec.color, spec.mean, spec.std, options.verify_image,
-                              options.verify_box)
+    check_output(output, [output / artifact_name(spec.name, t, p) for t, p in plan], options.overwrite)
+    probe = ProbeInput.create(spec.task, spec.input_hw, options.verify_image, options.verify_box)
     weights_path = resolve_weights(spec, weights, options.progress)
     model = load_model(spec, weights_path)
-    source = {"model": spec.name, "family": spec.family, "config": spec.config, "checkpoint": weights or spec.url,
-              "sha256": sha256_of(weights_path), "official_url": spec.url, "reported_coco_ap": spec.ap}
-    with torch.no_grad():
-        outs = model(torch.zeros(1, 3, *spec.input_hw))
-    output_shapes = [tuple(t.shape) for t in (outs if isinstance(outs, tuple) else (outs,))]
+    checkpoint = {"checkpoint": weights or spec.url, "sha256": sha256_of(weights_path)}
     with tempfile.TemporaryDirectory(prefix="edgepose-onnx-") as scratch:
-        onnx_fp32 = Path(scratch) / f"{spec.name}.onnx"
-        with quiet("torch.onnx.export"):
-            export_onnx(model, onnx_fp32, (1, 3, *spec.input_hw), tuple(model.output_names),
-                        dynamic_batch=spec.task == "pose", opset=options.opset)
+        source = zoo_source(spec, model, checkpoint, Path(scratch), options.opset)
+        return convert_source(source, output, plan, options, probe, Path(scratch), report)
 
-        def write(target: str, precision: str, directory: Path) -> None:
-            _write_verified(spec, model, onnx_fp32, target, source, options, output_shapes, probe, precision,
-                            directory)
 
-        return write_plan(plan, lambda t, p: output / artifact_name(spec, t, p), spec.task, options, write,
-                          Path(scratch), report)
+def convert_source(source: ModelSource, output: Path, plan: list[tuple[str, str]], options: ConvertOptions,
+                   probe: ProbeInput, scratch: Path, report: "ConversionReport | None" = None) -> list[Path]:
+    """Every (target, precision) of `plan` for one source, each written and verified atomically."""
+    def write(target: str, precision: str, directory: Path) -> None:
+        write_verified(source, target, precision, directory, options, probe)
+
+    return write_plan(plan, lambda t, p: output / artifact_name(source.name, t, p), source.task, options, write,
+                      scratch, report)
 
 
 def check_output(output: Path, finals: list[Path], overwrite: bool) -> None:
@@ -244,61 +240,36 @@ def int8_options(options: ConvertOptions) -> Int8Options:
     return Int8Options(method=options.method, max_error=options.max_error, progress=options.progress, eval_coco=coco)
 
 
-def _write_verified(spec: ModelSpec, model: nn.Module, onnx_fp32: Path, target: str, source: dict[str, Any],
-                    options: ConvertOptions, output_shapes: list[tuple[int, ...]], probe: ProbeInput,
-                    precision: str, directory: Path) -> ModelCard:
-    """Write one fp32/fp16 artifact into `directory` and verify it against PyTorch (unless told not to)."""
-    card = _build(spec, model, onnx_fp32, target, precision, directory, source, options.opset, output_shapes)
+def write_verified(source: ModelSource, target: str, precision: str, directory: Path, options: ConvertOptions,
+                   probe: ProbeInput) -> ModelCard:
+    """Write one fp32/fp16 artifact of `source` into `directory` and verify it against the source's reference
+    (unless told not to); a disagreement is an error."""
+    exported = TARGETS[target].export(source, directory, precision == "fp16")
+    card = build_card(source, TARGETS[target], exported, precision)
     card.save(directory)
     if options.verify:
         with quiet("runtime"):
-            result = verify_artifact(directory, torch_reference(model), probe, precision)
+            result = verify_artifact(directory, source.reference, probe, precision, against=source.against)
         card = replace(card, verification=result)
         card.save(directory)
         if not result["passed"]:
-            raise ExportError(f"{artifact_name(spec, target, precision)} disagrees with PyTorch: "
+            what = "PyTorch" if source.against == "pytorch" else "the source ONNX"
+            raise ExportError(f"{artifact_name(source.name, target, precision)} disagrees with {what}: "
                               f"{result['summary']}; re-run with --no-verify to keep it anyway")
     return card
 
 
-def _build(spec: ModelSpec, model: nn.Module, onnx_fp32: Path, target: str, precision: str, directory: Path,
-           source: dict[str, Any], opset: int, output_shapes: list[tuple[int, ...]]) -> ModelCard:
-    """Write the model files of one artifact into `directory` and return its card (not yet verified)."""
-    h, w = spec.input_hw
-    names = tuple(model.output_names)
-    fp16 = precision == "fp16"
-    dynamic = spec.task == "pose" and target == "onnx"
-    extra: dict[str, Any] = {}
-    if target == "onnx":
-        path = directory / onnx_fp32.name
-        if fp16:
-            cast_weights_fp16(onnx_fp32, path)
-        else:
-            shutil.copyfile(onnx_fp32, path)
-        files, input_name, tensor_names = {"model": path.name}, "input", list(names)
-        input_shape, layout = [-1 if dynamic else 1, 3, h, w], "NCHW"
-    elif target == "ncnn":
-        with quiet("pnnx"):
-            ncnn = export_ncnn(onnx_fp32, directory, spec.name, (1, 3, h, w), fp16)
-        if len(ncnn.output_names) != len(names):
-            raise ExportError(f"pnnx produced {len(ncnn.output_names)} outputs, expected {len(names)}")
-        files, input_name, tensor_names = {"param": ncnn.param, "bin": ncnn.bin}, ncnn.input_name, ncnn.output_names
-        input_shape, layout = [1, 3, h, w], "NCHW"
-        extra["ncnn_fp32_layers"] = ncnn.fp32_layers
-    else:
-        with quiet("litert-torch"):
-            tfl = export_tflite(model, directory, spec.name, (1, h, w, 3), names, fp16)
-        files, input_name, tensor_names = {"model": tfl.model}, tfl.input_name, tfl.output_names
-        input_shape, layout = [1, h, w, 3], "NHWC"
-    outputs = []
-    for role_name, tensor_name, shape in zip(names, tensor_names, output_shapes):
-        stride = int(role_name.rsplit("_s", 1)[1]) if spec.task == "detection" else None
-        role = role_name.split("_")[0] if spec.task == "detection" else role_name
-        outputs.append(OutputSpec(name=tensor_name, role=role, shape=[-1 if dynamic else 1, *shape[1:]],
-                                  stride=stride))
-    return ModelCard(
-        task=spec.task, format=target, files=files,
-        input=InputSpec(name=input_name, shape=input_shape, layout=layout, dtype="float32", color=spec.color,
-                        mean=list(spec.mean), std=list(spec.std)),
-        outputs=outputs, decoder=dict(spec.decoder), precision=precision,
-        source={**source, "opset": opset, **extra}, edgepose_version=__version__, **card_metadata(spec))
+def build_card(source: ModelSource, target: Target, exported: Exported, precision: str) -> ModelCard:
+    """The model card of an exported artifact: the source's fields plus what the export wrote. Goes through
+    `ModelCard.from_dict`, so user-given fields get the same checks as a card read from disk."""
+    batch = exported.input_shape[0]
+    fields = dict(source.card)
+    data = {"version": SCHEMA_VERSION, "task": source.task, "format": target.name, "files": exported.files,
+            "input": {"name": exported.input_name, "shape": exported.input_shape, "layout": target.layout,
+                      "dtype": "float32", "color": fields.pop("color"), "mean": fields.pop("mean"),
+                      "std": fields.pop("std")},
+            "outputs": [{"name": name, "role": o.role, "shape": [batch, *o.shape[1:]], "stride": o.stride,
+                         "layout": o.layout} for o, name in zip(source.outputs, exported.output_names)],
+            **fields, "source": {**fields["source"], **exported.source_extra}, "precision": precision,
+            "edgepose_version": __version__}
+    return ModelCard.from_dict(data)

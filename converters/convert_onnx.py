@@ -16,27 +16,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from edgepose.runtimes.card import SCHEMA_VERSION, ModelCard
-from edgepose.runtimes.errors import ConfigError, ExportError
+from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
-from edgepose.runtimes.version import __version__
 
-from .convert import ConversionReport, ConvertOptions, check_output, write_plan
-from .download import sha256_of
-from .ncnn_export import export_ncnn
-from .onnx_export import cast_weights_fp16
-from .onnx_to_torch import OnnxModule, load_static_onnx
-from .quiet import quiet
-from .tflite_export import export_tflite
-from .verify import ProbeInput, verify_artifact
+from .convert import ConversionReport, ConvertOptions, artifact_name, check_output, convert_source
+from .model_source import onnx_source
+from .verify import ProbeInput
 
 log = logging.getLogger(__name__)
 
@@ -75,105 +64,14 @@ def convert_onnx(path: str | Path, output: str | Path, card_fields: str | Path |
                  report: ConversionReport | None = None) -> list[Path]:
     """Convert the ONNX model at `path` to every requested target × precision under `output`; returns the
     artifact directories `output/<name>-<target>-<precision>` in the order written."""
-    import onnx
-    import onnxruntime as ort
-
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
     fields = read_card_fields(card_fields)
     stem = fields.get("name") or path.stem
     plan = [(t, p) for t in options.targets for p in options.precisions]
-    check_output(Path(output), [Path(output) / f"{stem}-{t}-{p}" for t, p in plan], options.overwrite)
-    model, input_name, shape = load_static_onnx(path, fields.get("input_shape"))
-    if len(fields["outputs"]) != len(model.graph.output):
-        raise ConfigError(f"{path.name} has {len(model.graph.output)} outputs "
-                          f"({', '.join(o.name for o in model.graph.output)}); the card fields describe "
-                          f"{len(fields['outputs'])}")
-    inp = fields["input"]
-    probe = ProbeInput.create(fields["task"], shape[2:], inp.get("color", "RGB"), inp.get("mean"), inp.get("std"),
-                              options.verify_image, options.verify_box)
+    check_output(Path(output), [Path(output) / artifact_name(stem, t, p) for t, p in plan], options.overwrite)
     with tempfile.TemporaryDirectory(prefix="edgepose-onnx-") as scratch:
-        static = Path(scratch) / f"{stem}.onnx"
-        onnx.save(model, str(static))
-        session = ort.InferenceSession(str(static), providers=["CPUExecutionProvider"])
-
-        def reference(nchw: np.ndarray) -> list[np.ndarray]:
-            return session.run(None, {input_name: nchw})
-
-        output_shapes = [o.shape for o in reference(np.zeros(shape, np.float32))]
-        source = {"model": stem, "onnx": path.name, "sha256": sha256_of(path), "origin": "user ONNX"}
-
-        def write(target: str, precision: str, directory: Path) -> None:
-            _write_verified(fields, model, static, target, shape, output_shapes, source, reference, probe, options,
-                            precision, directory, f"{stem}-{target}-{precision}")
-
-        return write_plan(plan, lambda t, p: Path(output) / f"{stem}-{t}-{p}", fields["task"], options, write,
-                          Path(scratch), report)
-
-
-def _write_verified(fields: dict[str, Any], model, static: Path, target: str, shape: tuple[int, ...],
-                    output_shapes: list[tuple[int, ...]], source: dict[str, Any], reference, probe: ProbeInput,
-                    options: ConvertOptions, precision: str, directory: Path, name: str) -> ModelCard:
-    """Write one fp32/fp16 artifact and verify it against onnxruntime on the source (unless told not to)."""
-    card = _build(fields, model, static, target, precision, directory, shape, output_shapes, source)
-    card.save(directory)
-    if options.verify:
-        with quiet("runtime"):
-            result = verify_artifact(directory, reference, probe, precision, against="onnxruntime (source)")
-        card = replace(card, verification=result)
-        card.save(directory)
-        if not result["passed"]:
-            raise ExportError(f"{name} disagrees with the source ONNX: {result['summary']}; "
-                              "re-run with --no-verify to keep it anyway")
-    return card
-
-
-def _build(fields: dict[str, Any], model, static: Path, target: str, precision: str, directory: Path,
-           shape: tuple[int, ...], output_shapes: list[tuple[int, ...]], source: dict[str, Any]) -> ModelCard:
-    """Write one artifact's model files into `directory`; return its card (validated, not yet verified)."""
-    import shutil
-
-    fp16 = precision == "fp16"
-    stem = static.stem
-    onnx_names = [o.name for o in model.graph.output]
-    if target == "onnx":
-        dest = directory / static.name
-        cast_weights_fp16(static, dest) if fp16 else shutil.copyfile(static, dest)
-        files, input_name, names = {"model": dest.name}, model.graph.input[0].name, onnx_names
-        input_shape, layout = list(shape), "NCHW"
-    elif target == "ncnn":
-        with quiet("pnnx"):
-            ncnn = export_ncnn(static, directory, stem, shape, fp16)
-        if len(ncnn.output_names) != len(onnx_names):
-            raise ExportError(f"pnnx produced {len(ncnn.output_names)} outputs, expected {len(onnx_names)}")
-        files, input_name, names = {"param": ncnn.param, "bin": ncnn.bin}, ncnn.input_name, ncnn.output_names
-        input_shape, layout = list(shape), "NCHW"
-        source = {**source, "ncnn_fp32_layers": ncnn.fp32_layers}
-    else:
-        module = OnnxModule(model).eval()
-        signature_names = tuple(_identifier(n, i) for i, n in enumerate(onnx_names))
-        with quiet("litert-torch"):
-            tfl = export_tflite(module, directory, stem, (1, shape[2], shape[3], 3), signature_names, fp16)
-        files, input_name, names = {"model": tfl.model}, tfl.input_name, tfl.output_names
-        input_shape, layout = [1, shape[2], shape[3], 3], "NHWC"
-    outputs = [{**spec, "name": name, "shape": [int(d) for d in out_shape]}
-               for spec, name, out_shape in zip(fields["outputs"], names, output_shapes)]
-    inp = fields["input"]
-    data = {"version": SCHEMA_VERSION, "task": fields["task"], "format": target,
-            "files": files,
-            "input": {"name": input_name, "shape": input_shape, "layout": layout, "dtype": "float32",
-                      "color": inp.get("color", "RGB"), "mean": inp.get("mean"), "std": inp.get("std")},
-            "outputs": outputs, "decoder": fields["decoder"], "keypoints": fields.get("keypoints", []),
-            "skeleton": fields.get("skeleton", []), "flip_pairs": fields.get("flip_pairs", []),
-            "sigmas": fields.get("sigmas", []),
-            "bbox_padding": fields.get("bbox_padding", 1.25 if fields["task"] == "pose" else None),
-            "classes": fields.get("classes", []), "precision": precision, "source": source,
-            "edgepose_version": __version__}
-    return ModelCard.from_dict(data)
-
-
-def _identifier(name: str, index: int) -> str:
-    """A TFLite signature output name from an ONNX output name ('1211' → 'output_1211')."""
-    clean = re.sub(r"\W", "_", name)
-    return clean if clean[:1].isalpha() else f"output_{clean or index}"
+        source = onnx_source(path, fields, Path(scratch))
+        probe = ProbeInput.create(source.task, source.input_hw, options.verify_image, options.verify_box)
+        return convert_source(source, Path(output), plan, options, probe, Path(scratch), report)

@@ -9,15 +9,12 @@ from typing import Any, Callable
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
-from edgepose.runtimes.card import InputSpec, load_card
-from edgepose.runtimes.detector import Detector, letterbox
+from edgepose.runtimes.boxes import greedy_match, iou_matrix
+from edgepose.runtimes.card import load_card
+from edgepose.runtimes.detector import Detector
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.pose import PoseModel
-from edgepose.runtimes.preprocess import crop_person, to_network_input
-from edgepose.runtimes.boxes import greedy_match, iou_matrix
 
 FP32_TOLERANCE = 1e-3     # max|diff| ≤ tol · max(1, max|ref|)
 FP16_MIN_COSINE = 0.999
@@ -27,30 +24,42 @@ FP16_MAX_BOX_PX = 1.0
 
 @dataclass(frozen=True)
 class ProbeInput:
-    nchw: np.ndarray   # (1, 3, H, W) float32, normalized as the model expects
-    real: bool         # a real image (decoded results are meaningful) or seeded noise
+    """What an artifact is verified on: a real image (and, for pose models, a person box) or seeded noise.
+    The network input comes from the artifact's own runtime preprocessing (`network_input`), so verification
+    sees exactly the crop the model will see on the device (UDP, padding and pad value from its card)."""
+    image: np.ndarray | None   # BGR image; None = seeded standard-normal noise
+    box: np.ndarray | None     # (1, 4) person box for pose models
+    input_hw: tuple[int, int]
     description: str
 
+    @property
+    def real(self) -> bool:
+        return self.image is not None
+
     @classmethod
-    def create(cls, task: str, input_hw: tuple[int, int], color: str, mean, std, image: str | None = None,
+    def create(cls, task: str, input_hw: tuple[int, int], image: str | None = None,
                box: tuple[float, float, float, float] | None = None) -> "ProbeInput":
-        h, w = input_hw
         if image is None:
-            noise = np.random.default_rng(0).standard_normal((1, 3, h, w)).astype(np.float32)
-            return cls(noise, False, "seeded standard normal")
+            return cls(None, None, tuple(input_hw), "seeded standard normal")
         pixels = cv2.imread(image, cv2.IMREAD_COLOR)
         if pixels is None:
             raise ConfigError(f"--verify-image {image} could not be read as an image")
-        spec = InputSpec("input", [1, 3, h, w], "NCHW", "float32", color, _list_or_none(mean), _list_or_none(std))
         if task == "pose":
             box = box or (0.0, 0.0, float(pixels.shape[1]), float(pixels.shape[0]))
             check_box_in_image(box, pixels.shape, "--verify-box")
-            crop, _, _ = crop_person(pixels, np.asarray(box, np.float32), (w, h), 1.25)
-            return cls(to_network_input(crop[None], spec), True, f"{Path(image).name} box {list(box)}")
+            return cls(pixels, np.asarray([box], np.float32), tuple(input_hw), f"{Path(image).name} box {list(box)}")
         if box is not None:
             raise ConfigError("--verify-box applies to pose models; a detector is verified on the whole image")
-        canvas, _ = letterbox(pixels, (h, w))
-        return cls(to_network_input(canvas[None], spec), True, f"{Path(image).name} letterboxed")
+        return cls(pixels, None, tuple(input_hw), f"{Path(image).name} letterboxed")
+
+    def network_input(self, runner: PoseModel | Detector) -> np.ndarray:
+        """The batch-1 input of `runner`'s model, in its card's layout."""
+        if self.image is None:
+            noise = np.random.default_rng(0).standard_normal((1, 3, *self.input_hw)).astype(np.float32)
+            return noise if runner.card.input.layout == "NCHW" else np.ascontiguousarray(noise.transpose(0, 2, 3, 1))
+        if isinstance(runner, PoseModel):
+            return runner.preprocess(self.image, self.box)[0]
+        return runner.preprocess(self.image)[0]
 
 
 def check_box_in_image(box, image_shape: tuple[int, ...], what: str) -> None:
@@ -61,10 +70,6 @@ def check_box_in_image(box, image_shape: tuple[int, ...], what: str) -> None:
         raise ConfigError(f"{what} {x1:g},{y1:g},{x2:g},{y2:g} has no area; give x1,y1,x2,y2 with x2 > x1, y2 > y1")
     if x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h:
         raise ConfigError(f"{what} {x1:g},{y1:g},{x2:g},{y2:g} lies outside the {w}x{h} image")
-
-
-def _list_or_none(values) -> list[float] | None:
-    return None if values is None else [float(v) for v in values]
 
 
 def ambiguous_keypoints(ref: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> np.ndarray:
@@ -101,23 +106,16 @@ def ambiguous_keypoints(ref: dict[str, np.ndarray], got: dict[str, np.ndarray]) 
 Reference = Callable[[np.ndarray], list[np.ndarray]]   # NCHW input → outputs in card order
 
 
-def torch_reference(model: nn.Module) -> Reference:
-    def run(nchw: np.ndarray) -> list[np.ndarray]:
-        with torch.no_grad():
-            out = model(torch.from_numpy(nchw))
-        return [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
-    return run
-
-
 def verify_artifact(directory: Path, reference: Reference, probe: ProbeInput, precision: str,
                     against: str = "pytorch") -> dict[str, Any]:
     """Compare the artifact in `directory` with `reference` on `probe`; returns the card's `verification`
     block (`against` names what the reference is)."""
     card = load_card(directory)
-    feed = probe.nchw if card.input.layout == "NCHW" else np.ascontiguousarray(probe.nchw.transpose(0, 2, 3, 1))
     runner = PoseModel(directory) if card.task == "pose" else Detector(directory)  # opens the backend once
+    feed = probe.network_input(runner)
+    nchw = feed if card.input.layout == "NCHW" else np.ascontiguousarray(feed.transpose(0, 3, 1, 2))
     got = runner.backend.run(feed)
-    ref = {spec.name: arr for spec, arr in zip(card.outputs, reference(probe.nchw))}
+    ref = {spec.name: arr for spec, arr in zip(card.outputs, reference(nchw))}
     per_output, passed = {}, True
     for spec in card.outputs:
         r, g = ref[spec.name], got[spec.name].reshape(ref[spec.name].shape)

@@ -13,13 +13,9 @@ from torch import nn
 
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
+from edgepose.runtimes.presets import DET_MEAN_BGR, DET_STD_BGR, POSE_MEAN_RGB, POSE_STD_RGB, RTMDET_DECODER
 
 from .models import litehrnet, mobilenetv2, rtmdet, rtmpose
-
-POSE_MEAN_RGB = (123.675, 116.28, 103.53)
-POSE_STD_RGB = (58.395, 57.12, 57.375)
-DET_MEAN_BGR = (103.53, 116.28, 123.675)
-DET_STD_BGR = (57.375, 57.12, 58.395)
 
 
 @dataclass(frozen=True)
@@ -37,13 +33,13 @@ class ModelSpec:
     sha256_prefix: str                # hash fragment of the official file name
     ap: float                         # COCO val2017 AP reported by MMPose (detector: person box AP)
     config: str                       # MMPose/MMDet config the architecture follows
-    onnx_import: bool = False         # weights may also come from a BN-folded ONNX export of the model
+    onnx_import: tuple[tuple[str, ...], str] | None = None  # weights may also come from a BN-folded ONNX
+                                      # export: (module prefixes mapped by node name, head module name)
 
 
 _SIMCC = {"type": "simcc", "split_ratio": 2.0}
 _HEATMAP = {"type": "heatmap", "refine": "quarter_offset", "input_size": [192, 256], "heatmap_size": [48, 64]}
-_RTMDET = {"type": "rtmdet", "strides": [8, 16, 32], "score_threshold": 0.3, "nms_iou": 0.6,
-           "letterbox_pad_value": 114, "max_detections": 100}
+_RTMDET = RTMDET_DECODER
 _V1 = "https://download.openmmlab.com/mmpose/v1"
 
 
@@ -79,7 +75,7 @@ ZOO: dict[str, ModelSpec] = {
         "rtmdet-nano", "detection", "rtmdet", rtmdet.rtmdet_nano, (320, 320), "BGR", DET_MEAN_BGR, DET_STD_BGR,
         _RTMDET, f"{_V1}/projects/rtmpose/rtmdet_nano_8xb32-100e_coco-obj365-person-05d8511e.pth",
         "05d8511e", 0.403, "projects/rtmpose/rtmdet/person/rtmdet_nano_320-8xb32_coco-person.py",
-        onnx_import=True),
+        onnx_import=rtmdet.ONNX_IMPORT),
 }
 
 

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--card-fields", metavar="JSON",
                          help="for an .onnx MODEL: what the file does not say (task, colour, mean/std, output roles, "
                               "decoder, keypoints); see README, 'Your own ONNX model'")
-    convert.add_argument("--target", default=("onnx",), type=_choice_list("onnx", "ncnn", "tflite"),
+    convert.add_argument("--target", default=("onnx",), type=_choice_list(*_target_names()),
                          help="artifact format(s): onnx, ncnn, tflite, comma-separated, or all (default: onnx)")
     convert.add_argument("--precision", default=("fp32",), type=_choice_list("fp32", "fp16"),
                          help="fp32, fp16 (weights stored as float16), comma-separated, or all (default: fp32)")
@@ -219,6 +219,15 @@ def allow_negative_numbers(parser: argparse.ArgumentParser) -> None:
     if parser._has_negative_number_optionals:
         raise ValueError(f"{parser.prog} has options that look like negative numbers")
     parser._negative_number_matcher = re.compile(r"^-\.?\d")
+
+
+def _target_names() -> tuple[str, ...]:
+    """The conversion targets (converters/targets); the fixed list when the build side is not installed."""
+    try:
+        from edgepose.converters.targets import TARGETS
+    except ImportError:  # a runtime-only install: `convert` then says what to install
+        return ("onnx", "ncnn", "tflite")
+    return tuple(TARGETS)
 
 
 def _choice_list(*choices: str):

@@ -17,20 +17,18 @@ from .backends import Backend, open_backend
 from .card import InputSpec, ModelCard, OutputSpec
 from .errors import ConfigError, EdgeposeError
 from .keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
+from .presets import DET_MEAN_BGR, DET_STD_BGR, RTMDET_DECODER
 from .version import __version__
 
-_RTMDET_DECODER = {"type": "rtmdet", "strides": [8, 16, 32], "score_threshold": 0.3, "nms_iou": 0.6,
-                   "letterbox_pad_value": 114, "max_detections": 100}
 _RTMDET_OUTPUTS = [("1211", 8, 40), ("1213", 16, 20), ("1215", 32, 10)]
 
 
 def _rtmdet(fmt: str, files: dict[str, str]) -> ModelCard:
     return ModelCard(
         task="detection", format=fmt, files=files,
-        input=InputSpec("images", [1, 3, 320, 320], "NCHW", "float32", "BGR", [103.53, 116.28, 123.675],
-                        [57.375, 57.12, 58.395]),
+        input=InputSpec("images", [1, 3, 320, 320], "NCHW", "float32", "BGR", list(DET_MEAN_BGR), list(DET_STD_BGR)),
         outputs=[OutputSpec(name, "cls_box", [1, n, n, 5], stride=s, layout="NHWC") for name, s, n in _RTMDET_OUTPUTS],
-        decoder=dict(_RTMDET_DECODER), keypoints=[], skeleton=[], flip_pairs=[], sigmas=[], bbox_padding=None,
+        decoder=dict(RTMDET_DECODER), keypoints=[], skeleton=[], flip_pairs=[], sigmas=[], bbox_padding=None,
         precision="fp32" if fmt == "onnx" else "fp16", classes=["person"], edgepose_version=__version__,
         source={"model": "rtmdet-nano", "origin": "public RTMDet-nano export (MMDet rtmdet_nano_320-8xb32_coco-person)"})
 

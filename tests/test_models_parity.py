@@ -40,7 +40,7 @@ def test_pytorch_model_reproduces_mmpose_outputs(model):
     with torch.no_grad():
         out = net(x)
     out = out if isinstance(out, tuple) else (out,)
-    for name, tensor in zip(net.output_names, out):
+    for name, tensor in zip((o.name for o in net.outputs), out):
         ref = np.load(reference(model, f"out_{name}.npy"))
         diff = np.abs(tensor.numpy() - ref).max()
         bound = 1e-4 * max(1.0, np.abs(ref).max())

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edgepose.runtimes.card import OutputSpec
+
 
 class HeatmapHead(nn.Module):
     """Optional stack of [ConvTranspose 4×4 s2 (no bias) → BN → ReLU], then a 1×1 conv to K heatmaps.
@@ -29,7 +31,7 @@ class HeatmapHead(nn.Module):
 class HeatmapPoseModel(nn.Module):
     """Top-down heatmap model: (B, 3, 256, 192) normalized RGB → heatmaps (B, K, 64, 48)."""
 
-    output_names = ("heatmaps",)
+    outputs = (OutputSpec("heatmaps", "heatmaps", []),)  # shape: the converter
 
     def __init__(self, backbone: nn.Module, head: HeatmapHead) -> None:
         super().__init__()

@@ -10,10 +10,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edgepose.runtimes.card import OutputSpec
+
 from .common import ConvModule
 from .cspnext import CSPLayer, CSPNeXt, conv_or_dwsep
 
 STRIDES = (8, 16, 32)
+ONNX_IMPORT = (("backbone.", "neck."), "bbox_head")   # how a BN-folded ONNX export maps onto this module tree
 
 
 class CSPNeXtPAFPN(nn.Module):
@@ -93,7 +96,7 @@ class RTMDet(nn.Module):
         self.backbone = CSPNeXt(deepen_factor, widen_factor, out_indices=(2, 3, 4), use_depthwise=True)
         self.neck = CSPNeXtPAFPN(tuple(self.backbone.out_channels[2:]), neck_channels)
         self.bbox_head = RTMDetSepBNHead(num_classes, neck_channels, neck_channels)
-        self.output_names = tuple(f"cls_s{s}" for s in STRIDES) + tuple(f"box_s{s}" for s in STRIDES)
+        self.outputs = tuple(OutputSpec(f"{role}_s{s}", role, [], stride=s) for role in ("cls", "box") for s in STRIDES)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self.bbox_head(self.neck(self.backbone(x)))

@@ -10,6 +10,8 @@ import math
 import torch
 from torch import nn
 
+from edgepose.runtimes.card import OutputSpec
+
 from .cspnext import CSPNeXt
 
 
@@ -84,7 +86,7 @@ class RTMCCHead(nn.Module):
 class RTMPose(nn.Module):
     """Top-down pose model: (B, 3, 256, 192) normalized RGB → simcc_x (B, K, 384), simcc_y (B, K, 512)."""
 
-    output_names = ("simcc_x", "simcc_y")
+    outputs = (OutputSpec("simcc_x", "simcc_x", []), OutputSpec("simcc_y", "simcc_y", []))  # shapes: the converter
 
     def __init__(self, deepen_factor: float, widen_factor: float, num_keypoints: int = 17) -> None:
         super().__init__()
