@@ -1,13 +1,16 @@
-"""ONNX → NCNN through pnnx, with fp32 or fp16 weights, and fp16-overflow protection for the layers that
-need it.
+"""ONNX → NCNN through pnnx, with fp32 or fp16 weights.
 
 pnnx writes fp16 weights unless told `fp16=0`; an fp32 artifact must say so (measured on MMPose's RTMPose-t:
 fp16 weights move outputs by 8.6e-3 relative, fp32 by 5.6e-5). For fp16 artifacts pnnx still writes fp32 and
 `ncnn_bin.cast_weights_fp16` stores only weights of ≥ 4096 elements as fp16, the policy of the ONNX writer
-(casting every weight, as pnnx does, drops LiteHRNet-30's heatmap cosine to 0.991). ncnn's fp16 arithmetic on ARMv8.2 overflows
-in L2-norm reductions (ScaleNorm) and in the attention products of RTMPose's head (MMDeploy issue, PR
-#1819); those layers get ncnn's per-layer feature mask `31=3` (no fp16 arithmetic, no fp16 storage), so
-they run in fp32 whatever the runtime options say.
+(casting every weight, as pnnx does, drops LiteHRNet-30's heatmap cosine to 0.991).
+
+No per-layer fp16 masks: ncnn's `31=` feature mask with bit 2 (no fp16 storage) is broken on fp16-capable ARM
+cores — `Net::convert_layout` casts an fp16 input blob back to fp32 only when the layer's *masked* options still
+have fp16 storage on, so the masked layer reads fp16 data as fp32 and writes past its blobs ("pool allocator get
+wild", double free, segfault; minimal 4-layer repro: tests/aarch64/ncnn_featmask_repro.py, crashes under
+emulated cortex-a76 also with fp16 arithmetic off). fp16 range safety lives in the graph instead (RTMPose's
+ScaleNorm, converters/models/rtmpose.py); the ONNX metadata `edgepose.fp16_safe` says so and the card repeats it.
 """
 from __future__ import annotations
 
@@ -20,11 +23,7 @@ from pathlib import Path
 from edgepose.runtimes.errors import ExportError
 
 from .ncnn_bin import cast_weights_fp16
-from .onnx_export import FP16_MIN_ELEMENTS
-
-FP32_LAYER_MASK = 3          # ncnn featmask bits: 1 = no fp16 arithmetic, 2 = no fp16 storage/packing
-_ALWAYS_FP32 = ("Reduction", "MatMul")   # sums over long axes overflow fp16
-_FOLLOW = ("BinaryOp", "Clip", "UnaryOp", "ReLU")  # elementwise consumers of a protected result stay fp32
+from .onnx_export import FP16_MIN_ELEMENTS, FP16_SAFE_KEY
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class NcnnFiles:
     bin: str
     input_name: str
     output_names: list[str]    # in the ONNX output order
-    fp32_layers: list[str]     # layers pinned to fp32
+    fp16_safe: bool            # the ONNX came from an edgepose model whose graph cannot overflow fp16
 
 
 def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[int, ...], fp16: bool,
@@ -72,8 +71,14 @@ def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[
         half = binary.with_suffix(".fp16.bin")
         cast_weights_fp16(param, binary, half, FP16_MIN_ELEMENTS)
         half.replace(binary)
-    fp32_layers = protect_fp16(param)
-    return NcnnFiles(param.name, binary.name, input_name, output_names, fp32_layers)
+    return NcnnFiles(param.name, binary.name, input_name, output_names, _fp16_safe(onnx_path))
+
+
+def _fp16_safe(onnx_path: Path) -> bool:
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
+    return props.get(FP16_SAFE_KEY) == "true"
 
 
 def _link_or_copy(source: Path, link: Path) -> None:
@@ -121,23 +126,3 @@ def _io_blobs(param: Path) -> tuple[str, list[str]]:
     if input_name is None or not outputs:
         raise ExportError(f"{param.name} has no Input layer or no outputs")
     return input_name, sorted(outputs, key=lambda name: int(name[3:]) if name[3:].isdigit() else name)
-
-
-def protect_fp16(param: Path) -> list[str]:
-    """Add `31=3` to reductions, matmuls and the elementwise layers right after them; return their names."""
-    lines = param.read_text().splitlines()
-    protected_blobs: set[str] = set()
-    names = []
-    for i, line in enumerate(lines[2:], start=2):
-        parts = line.split()
-        if len(parts) < 4:
-            continue
-        kind, name, n_in, n_out = parts[0], parts[1], int(parts[2]), int(parts[3])
-        bottoms, tops = parts[4:4 + n_in], parts[4 + n_in:4 + n_in + n_out]
-        if kind in _ALWAYS_FP32 or (kind in _FOLLOW and protected_blobs.intersection(bottoms)):
-            if not any(p.startswith("31=") for p in parts[4 + n_in + n_out:]):
-                lines[i] = f"{line} 31={FP32_LAYER_MASK}"
-            protected_blobs.update(tops)
-            names.append(name)
-    param.write_text("\n".join(lines) + "\n")
-    return names

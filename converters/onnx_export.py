@@ -17,11 +17,13 @@ from edgepose.runtimes.errors import ExportError
 
 log = logging.getLogger(__name__)
 OPSET = 17
+FP16_SAFE_KEY = "edgepose.fp16_safe"   # ONNX metadata: the model declares its graph free of fp16 overflow
 
 
 def export_onnx(model: nn.Module, path: Path, input_shape: tuple[int, int, int, int], output_names: tuple[str, ...],
                 input_name: str = "input", dynamic_batch: bool = True, opset: int = OPSET) -> Path:
-    """Trace `model` in eval mode at `input_shape`, write a simplified ONNX file at `path`."""
+    """Trace `model` in eval mode at `input_shape`, write a simplified ONNX file at `path`. A model whose class
+    says `fp16_safe = True` gets the ONNX metadata `edgepose.fp16_safe`, which the NCNN export carries to the card."""
     import onnx
 
     if opset > OPSET:
@@ -39,6 +41,8 @@ def export_onnx(model: nn.Module, path: Path, input_shape: tuple[int, int, int, 
     except Exception as exc:  # the exporter raises many unrelated types
         raise ExportError(f"torch.onnx.export failed for {type(model).__name__}: {exc}") from exc
     simplified = simplify(onnx.load(str(path)))
+    if getattr(model, "fp16_safe", False):
+        onnx.helper.set_model_props(simplified, {FP16_SAFE_KEY: "true"})
     onnx.save(simplified, str(path))
     onnx.checker.check_model(str(path), full_check=True)
     return path

@@ -67,10 +67,9 @@ def test_tflite_and_ncnn_cards_describe_their_inputs(matrix):
     assert tfl.input.layout == "NHWC" and tfl.input.shape == [1, 256, 192, 3] and tfl.input.dtype == "float32"
     assert [o.role for o in tfl.outputs] == ["simcc_x", "simcc_y"]
     ncnn = load_card(matrix / "rtmpose-t-ncnn-fp16")
-    assert set(ncnn.files) == {"param", "bin"} and ncnn.source["ncnn_fp32_layers"]
+    assert set(ncnn.files) == {"param", "bin"} and ncnn.source["fp16_safe"] is True
     param = (matrix / "rtmpose-t-ncnn-fp16" / ncnn.files["param"]).read_text()
-    reductions = [line for line in param.splitlines() if line.startswith("Reduction")]
-    assert reductions and all("31=3" in line for line in reductions), "ScaleNorm reductions must stay fp32"
+    assert " 31=" not in param, "no per-layer fp16 masks: ncnn's storage mask crashes on fp16 ARM cores"
 
 
 @pytest.mark.slow

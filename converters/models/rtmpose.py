@@ -5,8 +5,6 @@ MMPose's, so published checkpoints load without renaming.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -16,7 +14,12 @@ from .cspnext import CSPNeXt
 
 
 class ScaleNorm(nn.Module):
-    """x / clamp(‖x‖₂ · dim^-½, eps) · g, with one learned scalar g."""
+    """x / clamp(‖x‖₂ · dim^-½, eps) · g, with one learned scalar g.
+
+    The norm is taken fp16-safe as m · ‖x / m‖₂ with m = max(max|x|, eps): the sum of squares inside it is then
+    at most `dim` instead of Σx², which passes 65504 as soon as ‖x‖ > 256 on any runtime that reduces in fp16
+    (ncnn fp16 arithmetic, TensorRT fp16, GPU delegates), and every value on the way stays ≤ max|x|. Same value
+    as MMPose's formula up to fp32 rounding (tests/test_fp16_safe.py measures both)."""
 
     def __init__(self, dim: int, eps: float = 1e-5) -> None:
         super().__init__()
@@ -25,7 +28,8 @@ class ScaleNorm(nn.Module):
         self.g = nn.Parameter(torch.ones(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True) * self.scale
+        peak = x.abs().amax(dim=-1, keepdim=True).clamp(min=self.eps)
+        norm = torch.linalg.vector_norm(x / peak, dim=-1, keepdim=True) * (peak * self.scale)
         return x / norm.clamp(min=self.eps) * self.g
 
 
@@ -47,7 +51,6 @@ class RTMCCBlock(nn.Module):
         super().__init__()
         self.e = dims * expansion_factor
         self.s = s
-        self.sqrt_s = math.sqrt(s)
         self.ln = ScaleNorm(dims, eps)
         self.uv = nn.Linear(dims, 2 * self.e + s, bias=False)
         self.gamma = nn.Parameter(torch.ones(2, s))
@@ -55,13 +58,16 @@ class RTMCCBlock(nn.Module):
         self.o = nn.Linear(self.e, dims, bias=False)
         self.act_fn = nn.SiLU()
         self.res_scale = Scale(dims)
+        # q's offset and scale carry the 1/√s of relu(q·kᵀ/√s)², so the matmul accumulates values √s times
+        # smaller (fp16 headroom) and the graph has one division less; folded into constants at export
+        self.register_buffer("qk_scale", torch.tensor([[s ** -0.5], [1.0]]), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         uv = self.act_fn(self.uv(self.ln(x)))                             # (B, K, 2e + s)
         u, v, base = torch.split(uv, [self.e, self.e, self.s], dim=2)
-        base = base.unsqueeze(2) * self.gamma[None, None, :] + self.beta  # (B, K, 2, s)
+        base = base.unsqueeze(2) * (self.gamma * self.qk_scale) + self.beta * self.qk_scale  # (B, K, 2, s)
         q, k = torch.unbind(base, dim=2)
-        kernel = torch.square(torch.relu(torch.bmm(q, k.permute(0, 2, 1)) / self.sqrt_s))  # (B, K, K)
+        kernel = torch.square(torch.relu(torch.bmm(q, k.permute(0, 2, 1))))  # (B, K, K)
         return self.res_scale(x) + self.o(u * torch.bmm(kernel, v))
 
 
@@ -87,6 +93,7 @@ class RTMPose(nn.Module):
     """Top-down pose model: (B, 3, 256, 192) normalized RGB → simcc_x (B, K, 384), simcc_y (B, K, 512)."""
 
     outputs = (OutputSpec("simcc_x", "simcc_x", []), OutputSpec("simcc_y", "simcc_y", []))  # shapes: the converter
+    fp16_safe = True   # no fp16 overflow in the exported graph (ScaleNorm above; measured in tests/test_fp16_safe.py)
 
     def __init__(self, deepen_factor: float, widen_factor: float, num_keypoints: int = 17) -> None:
         super().__init__()

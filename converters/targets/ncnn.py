@@ -21,4 +21,4 @@ class NcnnTarget(Target):
         if len(ncnn.output_names) != len(source.outputs):
             raise ExportError(f"pnnx produced {len(ncnn.output_names)} outputs, expected {len(source.outputs)}")
         return Exported({"param": ncnn.param, "bin": ncnn.bin}, ncnn.input_name, list(ncnn.output_names),
-                        list(source.input_shape), {"ncnn_fp32_layers": ncnn.fp32_layers})
+                        list(source.input_shape), {"fp16_safe": ncnn.fp16_safe})
