@@ -72,37 +72,6 @@ def check_box_in_image(box, image_shape: tuple[int, ...], what: str) -> None:
         raise ConfigError(f"{what} {x1:g},{y1:g},{x2:g},{y2:g} lies outside the {w}x{h} image")
 
 
-def ambiguous_keypoints(ref: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> np.ndarray:
-    """(N, K) mask of keypoints whose reference maximum is a tie at the artifact's error level: the best
-    location away from the argmax (more than one cell) is within twice the channel's max |diff| of the peak.
-    Their argmax may jump anywhere, so displacement says nothing about fidelity there (typical of
-    random-weight models, rare with trained ones); they are counted, not judged."""
-    def tied(r: np.ndarray, g: np.ndarray) -> np.ndarray:
-        flat_r = r.reshape(*r.shape[:2], -1)
-        eps = np.abs(flat_r - g.reshape(flat_r.shape)).max(-1)
-        top = flat_r.argmax(-1)
-        spatial = r.shape[2:]
-        coords = np.stack(np.unravel_index(np.arange(flat_r.shape[-1]), spatial), -1)  # (L, dims)
-        peak = np.stack(np.unravel_index(top, spatial), -1)                             # (N, K, dims)
-        far = np.abs(coords[None, None] - peak[..., None, :]).max(-1) > 1
-        second = np.where(far, flat_r, -np.inf).max(-1)
-        ties = flat_r.max(-1) - second <= 2 * eps
-        if r.ndim == 4:  # heatmaps: the quarter-offset sign compares the two neighbours of the peak
-            h, w = spatial
-            py, px = peak[..., 0], peak[..., 1]
-            n, k = np.meshgrid(np.arange(r.shape[0]), np.arange(r.shape[1]), indexing="ij")
-            dx = r[n, k, py, np.clip(px + 1, 0, w - 1)] - r[n, k, py, np.clip(px - 1, 0, w - 1)]
-            dy = r[n, k, np.clip(py + 1, 0, h - 1), px] - r[n, k, np.clip(py - 1, 0, h - 1), px]
-            ties |= (np.abs(dx) <= 2 * eps) | (np.abs(dy) <= 2 * eps)
-        return ties
-
-    if "simcc_x" in ref:
-        return tied(ref["simcc_x"], got["simcc_x"]) | tied(ref["simcc_y"], got["simcc_y"])
-    if "heatmaps" in ref:
-        return tied(ref["heatmaps"], got["heatmaps"])
-    return np.zeros(ref["keypoints"].shape[:1] + (ref["keypoints"].shape[-2],), bool)
-
-
 Reference = Callable[[np.ndarray], list[np.ndarray]]   # NCHW input → outputs in card order
 
 
@@ -136,7 +105,7 @@ def verify_artifact(directory: Path, reference: Reference, probe: ProbeInput, pr
         k_ref, _ = runner.decode(by_role_ref)
         k_got, _ = runner.decode(by_role_got)
         shift = np.linalg.norm(k_ref - k_got, axis=-1)
-        tied = ambiguous_keypoints(by_role_ref, by_role_got)
+        tied = runner.decoder.ties(by_role_ref, by_role_got)
         judged = shift[~tied] if (~tied).any() else np.zeros(1)
         result["keypoint_displacement_px"] = {"max": float(judged.max()), "mean": float(judged.mean()),
                                               "ambiguous_keypoints": int(tied.sum())}

@@ -27,7 +27,6 @@ COLORS = ("RGB", "BGR")
 DTYPES = ("float32", "float16", "uint8", "int8")
 PRECISIONS = ("fp32", "fp16", "int8", "mixed")
 OUTPUT_ROLES = ("simcc_x", "simcc_y", "heatmaps", "keypoints", "cls", "box", "cls_box")
-DECODERS = ("simcc", "heatmap", "keypoints", "rtmdet")
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,9 @@ class ModelCard:
         _check_choice("input.layout", self.input.layout, LAYOUTS)
         _check_choice("input.color", self.input.color, COLORS)
         _check_choice("input.dtype", self.input.dtype, DTYPES)
-        _check_choice("decoder.type", self.decoder.get("type"), DECODERS)
+        from .decoding import DECODERS  # the registry: a new decoder type is known once it is registered
+
+        _check_choice("decoder.type", self.decoder.get("type"), tuple(DECODERS))
         if len(self.input.shape) != 4:
             raise ConfigError(f"model card: input.shape must have 4 dimensions, got {self.input.shape}")
         if (self.input.mean is None) != (self.input.std is None):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .backends import BackendOptions, open_backend
 from .card import ModelCard, load_card
-from .decoders import decode_heatmap, decode_keypoints, decode_simcc, flip_heatmaps, flip_simcc
+from .decoding import PoseDecoder, decoder_for
 from .errors import ConfigError
 from .keypoints import flip_indices
 from .preprocess import check_boxes, check_image, crop_person, to_image_coords, to_network_input
@@ -65,6 +65,7 @@ class PoseModel:
         self.flip_test = flip_test
         self.input_wh = (self.card.input.width, self.card.input.height)
         self.flip_idx = flip_indices(len(self.card.keypoints), self.card.flip_pairs)
+        self.decoder: PoseDecoder = decoder_for(self.card, "pose")
         self.udp = self.card.decoder.get("refine") == "udp"  # UDP models are trained on UDP crops
 
     @property
@@ -91,29 +92,11 @@ class PoseModel:
             return outputs
         axis = 3 if self.card.input.layout == "NCHW" else 2
         flipped = self._by_role(self.backend.run(np.ascontiguousarray(np.flip(inputs, axis))))
-        kind = self.card.decoder["type"]
-        if kind == "simcc":
-            fx, fy = flip_simcc(flipped["simcc_x"], flipped["simcc_y"], self.flip_idx)
-            return {"simcc_x": (outputs["simcc_x"] + fx) * np.float32(0.5),
-                    "simcc_y": (outputs["simcc_y"] + fy) * np.float32(0.5)}
-        if kind == "heatmap":
-            f = flip_heatmaps(flipped["heatmaps"], self.flip_idx, self.card.decoder.get("shift_heatmap", True))
-            return {"heatmaps": (outputs["heatmaps"] + f) * np.float32(0.5)}
-        f = flipped["keypoints"].reshape(len(inputs), -1, 3)[:, self.flip_idx].copy()
-        f[..., 1] = 1.0 - f[..., 1]
-        merged = outputs["keypoints"].reshape(f.shape)
-        return {"keypoints": (merged + f) * np.float32(0.5)}
+        return self.decoder.merge_flip(outputs, flipped, self.flip_idx)
 
     def decode(self, outputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """→ keypoints (N, K, 2) in input pixels, scores (N, K)."""
-        kind = self.card.decoder["type"]
-        if kind == "simcc":
-            return decode_simcc(outputs["simcc_x"], outputs["simcc_y"], self.card.decoder["split_ratio"])
-        if kind == "heatmap":
-            return decode_heatmap(outputs["heatmaps"], self.input_wh, self.card.decoder.get("refine", "quarter_offset"))
-        if kind == "keypoints":
-            return decode_keypoints(outputs["keypoints"], self.input_wh)
-        raise ConfigError(f"decoder {kind!r} is not a pose decoder")
+        return self.decoder.decode(outputs)
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray, times: StageTimes | None = None) -> Poses:
         """Poses for the usable boxes, all in one batched call; `times` accumulates pre/pose/post seconds.

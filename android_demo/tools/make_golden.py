@@ -28,6 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edgepose.runtimes.decoding import decoder_for
 from edgepose.runtimes.detector import Detector, letterbox
 from edgepose.runtimes.pose import PoseModel, usable_boxes
 from edgepose.runtimes.preprocess import crop_person, to_image_coords, warp_matrix, warp_matrix_udp
@@ -129,33 +130,17 @@ def pose_golden(artifact: str, image: np.ndarray, boxes: np.ndarray, flips: list
                 for role, value in model._by_role(model.backend.run(flipped_inputs)).items():
                     flipped[role], case["flipped_outputs"][role] = lossy(value, compact, role)
             for variant in (v for v in variants if (v.get("refine") == "udp") == udp):
-                model.card = dataclasses.replace(card, decoder=variant)
+                decoder = decoder_for(dataclasses.replace(card, decoder=variant), "pose")
                 for flip in flips:
-                    kpts, scores = model.decode(merge_flip(model, stored, flipped) if flip else stored)
+                    merged = decoder.merge_flip(stored, flipped, model.flip_idx) if flip else stored
+                    kpts, scores = decoder.decode(merged)
                     case["decoded"].append({
                         "decoder": variant, "flip": flip, "keypoints_input": array(np.asarray(kpts, np.float32)),
                         "keypoints": array(to_image_coords(kpts, center[None], scale[None], wh)),
                         "scores": array(np.asarray(scores, np.float32))})
-            model.card = card
             cases.append(case)
     return {"format": FORMAT, "kind": "pose", "card": card.to_dict(),
             "image": image_region(image, matrices, wh), "cases": cases}
-
-
-def merge_flip(model: PoseModel, outputs: dict[str, np.ndarray], flipped: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """PoseModel.infer's flip merge on given outputs (its backend calls replaced by the stored values)."""
-    calls = iter([{s.name: outputs[s.role] for s in model.card.outputs}, {s.name: flipped[s.role] for s in model.card.outputs}])
-
-    class Replay:
-        def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
-            return next(calls)
-
-    real, model.backend, model.flip_test = model.backend, Replay(), True
-    try:
-        n = next(iter(outputs.values())).shape[0]
-        return model.infer(np.zeros((n, *model.card.input.shape[1:]), np.float32))
-    finally:
-        model.backend, model.flip_test = real, False
 
 
 def detection_golden(artifact: str, image: np.ndarray, compact: bool) -> dict[str, Any]:
