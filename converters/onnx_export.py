@@ -90,10 +90,3 @@ def cast_weights_fp16(src: Path, dst: Path, min_elements: int = FP16_MIN_ELEMENT
     onnx.save(model, str(dst))
     return count
 
-
-def run_onnx(path: Path, inputs: np.ndarray, input_name: str = "input") -> list[np.ndarray]:
-    """Run an ONNX file once in onnxruntime on CPU."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {input_name: inputs})

@@ -33,7 +33,7 @@ class BackendOptions:
     threads: int | None = None    # CPU threads; None = physical cores, without busy-waiting (see above)
     ncnn_fp16: bool = False       # ncnn: fp16 storage + arithmetic (ARMv8.2 fast path; x86 mostly ignores it)
     ncnn_bf16: bool = False       # ncnn: bf16 storage
-    ncnn_int8: bool | None = None  # ncnn: int8 inference; None = on for int8/mixed cards (required for them)
+    ncnn_int8: bool | None = None  # ncnn: int8 inference; None = on for int8 cards (required for them)
     device: str = "cpu"           # accelerator, per format (see runtimes/devices.py); refused if not available
 
     def __post_init__(self) -> None:
@@ -190,8 +190,8 @@ class NcnnBackend(Backend):
             opt.openmp_blocktime = 0
         opt.use_fp16_packed = opt.use_fp16_storage = opt.use_fp16_arithmetic = options.ncnn_fp16
         opt.use_bf16_storage = options.ncnn_bf16
-        int8 = options.ncnn_int8 if options.ncnn_int8 is not None else card.precision in ("int8", "mixed")
-        if card.precision in ("int8", "mixed") and not int8:
+        int8 = options.ncnn_int8 if options.ncnn_int8 is not None else card.precision == "int8"
+        if card.precision == "int8" and not int8:
             raise ConfigError("an int8 ncnn model needs int8 inference on (ncnn crashes otherwise)")
         opt.use_int8_inference = int8
         param, weights = _model_file(card, directory, "param"), _model_file(card, directory, "bin")

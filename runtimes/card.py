@@ -25,7 +25,7 @@ FORMATS = ("onnx", "ncnn", "tflite")
 LAYOUTS = ("NCHW", "NHWC")
 COLORS = ("RGB", "BGR")
 DTYPES = ("float32", "float16", "uint8", "int8")
-PRECISIONS = ("fp32", "fp16", "int8", "mixed")
+PRECISIONS = ("fp32", "fp16", "int8")
 OUTPUT_ROLES = ("simcc_x", "simcc_y", "heatmaps", "keypoints", "cls", "box", "cls_box")
 
 
@@ -71,7 +71,7 @@ class ModelCard:
     flip_pairs: list[list[int]]    # left/right index pairs for flip test
     sigmas: list[float]            # OKS sigmas per keypoint (empty for detection)
     bbox_padding: float | None     # box → crop enlargement (MMPose 1.25); None for detection
-    precision: str                 # fp32 | fp16 | int8 | mixed
+    precision: str                 # fp32 | fp16 | int8 (INT8 artifacts may keep some layers float)
     source: dict[str, Any]         # model name, architecture, checkpoint, sha256
     classes: list[str] = field(default_factory=list)   # detection class names
     edgepose_version: str = ""

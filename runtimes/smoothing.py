@@ -36,6 +36,3 @@ class OneEuroFilter:
         a = self._alpha(self.min_cutoff + self.beta * np.abs(self.dx))
         self.x = a * x + (1 - a) * self.x
         return self.x.astype(np.float32)
-
-    def reset(self) -> None:
-        self.x = self.dx = None
