@@ -10,7 +10,15 @@ torch-free runtime that runs them.
 
 Converting (needs the `convert` extra): `edgepose.convert("rtmpose-t", "out/", weights="rtmpose-t.pth")`.
 """
-from edgepose.runtimes.backends import BackendOptions
+import os as _os
+
+_CHECKOUT = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_CHECKOUT, "pyproject.toml")) and _os.path.isdir(_os.path.join(_CHECKOUT, "runtimes")):
+    # a source checkout used without installing: edgepose.runtimes, .converters and .calibration are the
+    # folders beside this one (an install maps them the same way through pyproject's package-dir)
+    __path__.append(_CHECKOUT)
+
+from edgepose.runtimes.backends import BackendOptions  # noqa: E402
 from edgepose.runtimes.card import ModelCard, load_card
 from edgepose.runtimes.detector import Detections, Detector
 from edgepose.runtimes.errors import (BackendUnavailable, CheckpointError, ConfigError, DownloadError,

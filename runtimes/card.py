@@ -21,7 +21,6 @@ CARD_NAME = "edgepose.json"
 SCHEMA_VERSION = "1.0"  # major.minor; a reader accepts any minor of its major
 
 TASKS = ("pose", "detection")
-FORMATS = ("onnx", "ncnn", "tflite")
 LAYOUTS = ("NCHW", "NHWC")
 COLORS = ("RGB", "BGR")
 DTYPES = ("float32", "float16", "uint8", "int8")
@@ -82,7 +81,9 @@ class ModelCard:
 
     def __post_init__(self) -> None:
         _check_choice("task", self.task, TASKS)
-        _check_choice("format", self.format, FORMATS)
+        from .backends import BACKENDS  # a format is known once a backend runs it
+
+        _check_choice("format", self.format, tuple(BACKENDS))
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("input.layout", self.input.layout, LAYOUTS)
         _check_choice("input.color", self.input.color, COLORS)
