@@ -141,3 +141,68 @@ def test_runtime_unit_tests_pass_emulated(cpu, capsys):
         print(f"\naarch64 {cpu}: {summary}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary
+
+
+@pytest.fixture(scope="module")
+def fp16_artifacts(tmp_path_factory) -> Path:
+    """Trained RTMPose-t and RTMDet-nano as edgepose-made NCNN fp32 + fp16 artifacts (no per-layer masks)."""
+    root = tmp_path_factory.mktemp("fp16-artifacts")
+    for model, weights in (("rtmpose-t", DISTILLED), ("rtmdet-nano", RTMDET_ONNX)):
+        result = run_cli("convert", model, "--weights", str(need(weights)), "--target", "ncnn", "--precision",
+                         "fp32,fp16", "-o", str(root), "--no-progress")
+        assert result.returncode == 0, result.stderr[-2000:]
+    return root
+
+
+# Measured on emulated cortex-a76, fp16 arithmetic ON, fp16-weight artifacts, this crop / these images:
+# RTMPose-t raw SimCC max|diff| 0.023 (×1) / 0.032 (×100), keypoints mean 0.3–0.6 px but single low-score
+# keypoints on flat SimCC peaks move up to 34 px (×1) / 20 px (×100) on 4 crops: fp16 accumulation precision,
+# not overflow (no intermediate comes near 65504, see tests/test_fp16_safe.py). RTMDet-nano on all 10 shared
+# images: the same 45 persons, box corners 0.04–4 px, one low-score person in a crowd 15.4 px; the two images
+# here: 0.32 px and 3.95 px. The issue's 0.5 px / 1 px targets are NOT met with fp16 arithmetic (README).
+MAX_FP16_RAW, MAX_FP16_MEAN_PX, MAX_FP16_BOX_PX = 0.06, 2.0, 6.0
+
+
+def test_ncnn_fp16_arithmetic_on_a76_runs_the_unmasked_fp16_safe_graph(fp16_artifacts, tmp_path, capsys):
+    """cortex-a76 (asimdhp) with BackendOptions(ncnn_fp16=True): no crash, finite outputs at input scales ×1 and
+    ×100, RTMPose-t SimCC close to x86 fp32 and RTMDet-nano with the same persons (bounds: measured, above)."""
+    data = json.loads(need(GT).read_text())
+    images = []
+    for source in ("COCO", "OCHuman"):                     # ~25 s per detector image under emulation
+        image = next(i for i in data["images"] if i["source"].startswith(source))
+        a = next(a for a in data["annotations"] if a["image_id"] == image["id"])
+        images.append([str(SHARED / "data" / image["file_name"]),
+                       [[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]]])
+    worker = str(REPO / "tests" / "aarch64" / "fp16_worker.py")
+    results = {}
+    for name, precision, options, runner in (("x86", "fp32", {}, None), ("a76", "fp16", {"ncnn_fp16": True}, "a76")):
+        job = tmp_path / f"{name}.json"
+        job.write_text(json.dumps({"pose": [str(fp16_artifacts / f"rtmpose-t-ncnn-{precision}")],
+                                   "detector": [str(fp16_artifacts / f"rtmdet-nano-ncnn-{precision}")],
+                                   "images": images, "scales": [1, 100], "options": {"threads": 1, **options}}))
+        out = tmp_path / f"{name}.npz"
+        done = (emulated("cortex-a76", worker, str(job), str(out)) if runner else
+                subprocess.run([sys.executable, worker, str(job), str(out)], capture_output=True, text=True,
+                               timeout=600))
+        assert done.returncode == 0, done.stderr[-3000:]
+        results[name] = dict(np.load(out))
+    ref, got = results["x86"], results["a76"]
+    assert set(ref) == set(got)
+    report = []
+    for scale in (1, 100):
+        raw = max(float(np.abs(got[k] - ref[k]).max()) for k in ref if k.startswith(f"pose|{scale}|raw"))
+        px = np.abs(got[f"pose|{scale}|keypoints"] - ref[f"pose|{scale}|keypoints"]).max(-1)
+        assert np.isfinite(raw) and raw <= MAX_FP16_RAW, (scale, raw)
+        assert px.mean() <= MAX_FP16_MEAN_PX, (scale, px)
+        report.append(f"×{scale}: raw {raw:.3g}, keypoints mean {px.mean():.2f} px max {px.max():.2f} px, "
+                      f"{int((px <= 0.5).sum())}/{px.size} within 0.5 px")
+    for i in range(len(images)):
+        r, g = ref[f"det|{i}|boxes"], got[f"det|{i}|boxes"]
+        assert len(r) == len(g) and len(r) > 0, (i, len(r), len(g))
+        order = [int(np.abs(g[:, :4] - box[:4]).max(-1).argmin()) for box in r]
+        assert sorted(order) == list(range(len(r))), "the same persons"
+        shift = float(np.abs(g[order, :4] - r[:, :4]).max())
+        assert shift <= MAX_FP16_BOX_PX, (i, shift)
+        report.append(f"detector image {i}: {len(r)} persons, boxes within {shift:.2f} px")
+    with capsys.disabled():
+        print("\naarch64 cortex-a76 ncnn fp16: " + "; ".join(report))
