@@ -5,7 +5,9 @@ A source is a path:
 - a folder of images (sorted by name);
 - a COCO keypoint `.json` (image `file_name`s resolved beside the json or up to three folders above it);
   its ground-truth person boxes are used for pose models;
-- a video file (frames evenly spaced over the whole video).
+- a video file (frames evenly spaced over the whole video), or a frame range of it: `clip.mp4#100-635`
+  (first and last frame, inclusive, 0-based) — so calibration can take the training frames of a video whose
+  last frames are held out (`vtest.avi#0-635` calibrates, `vtest.avi#636-794` is the held-out split).
 Pose models need person boxes: a COCO json gives them, folders and videos take them from a detector
 artifact (`det`). Detectors calibrate on whole images (letterboxed like the runtime does).
 """
@@ -49,12 +51,31 @@ def _images(paths: list[Path], origin: str) -> list[tuple[str, np.ndarray, None]
     return out
 
 
-def _video_frames(path: Path, count: int) -> list[tuple[str, np.ndarray, None]]:
+def parse_source(source: str | Path) -> tuple[Path, tuple[int, int] | None]:
+    """`clip.mp4#A-B` → (clip.mp4, (A, B)); any other path → (path, None). A real file whose name contains
+    '#' wins over the range reading."""
+    text = str(source)
+    path, sep, frames = text.rpartition("#")
+    if not sep or Path(text).exists() or Path(path).suffix.lower() not in VIDEO_SUFFIXES:
+        return Path(text), None
+    first, dash, last = frames.partition("-")
+    if not (dash and first.isdigit() and last.isdigit()) or int(first) > int(last):
+        raise ConfigError(f"calibration source {text}: a frame range is written VIDEO#FIRST-LAST, e.g. clip.mp4#0-635")
+    return Path(path), (int(first), int(last))
+
+
+def _video_frames(path: Path, count: int, frames: tuple[int, int] | None = None
+                  ) -> list[tuple[str, np.ndarray, None]]:
+    """`count` frames evenly spaced over the video, or over its frame range `frames` (inclusive)."""
     capture = cv2.VideoCapture(str(path))
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     if not capture.isOpened() or total <= 0:
         raise ConfigError(f"calibration: {path} is not a readable video")
-    wanted = set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist())
+    first, last = frames if frames is not None else (0, total - 1)
+    if first >= total:
+        raise ConfigError(f"calibration: {path.name} has {total} frames; the range {first}-{last} is past its end")
+    last = min(last, total - 1)
+    wanted = set(np.linspace(first, last, min(count, last - first + 1)).round().astype(int).tolist())
     frames, index = [], 0
     while wanted and index <= max(wanted):
         ok, frame = capture.read()
@@ -100,7 +121,7 @@ def load_samples(paths: list[str | Path], task: str, limit: int,
 
     `detect(image) → (N, 4) boxes` supplies person boxes for pose models on folders and videos."""
     raw: list[tuple[str, np.ndarray, np.ndarray | None]] = []
-    for source in map(Path, paths):
+    for source, frames in map(parse_source, paths):
         if not source.exists():
             raise ConfigError(f"calibration source {source} does not exist")
         if source.is_dir():
@@ -111,7 +132,7 @@ def load_samples(paths: list[str | Path], task: str, limit: int,
         elif source.suffix.lower() == ".json":
             raw += _coco(source)
         elif source.suffix.lower() in VIDEO_SUFFIXES:
-            raw += _video_frames(source, limit)
+            raw += _video_frames(source, limit, frames)
         elif source.suffix.lower() in IMAGE_SUFFIXES:
             raw += _images([source], "")
         else:

@@ -2,7 +2,9 @@
 
 Format (../shared/ncnn-int8-format.md): a quantized Convolution / ConvolutionDepthWise / InnerProduct gets
 `8=` int8_scale_term in the .param (2, 1 = per-group for depthwise, 2) and, in the .bin, int8-tagged weights,
-the float bias, one weight scale per output channel (per group for depthwise) and one input scale. Scales
+the float bias, one weight scale per output channel (per group for depthwise) and one input scale. A Gemm
+with a constant weight B (RTMPose's SimCC head) gets `18=2`: int8 B with one scale, activations quantized
+per row at run time. Scales
 multiply into int8 units: q = clamp(round_half_away(x · scale), −127, 127). Every other layer, and every
 layer left in float by mixed precision, keeps its bytes as they were.
 
@@ -22,7 +24,8 @@ from edgepose.runtimes.errors import ExportError
 
 from .ncnn_bin import TAG_INT8, read_weights
 
-INT8_TYPES = {"Convolution": 2, "ConvolutionDepthWise": 1, "InnerProduct": 2}   # type → int8_scale_term
+INT8_TYPES = {"Convolution": 2, "ConvolutionDepthWise": 1, "InnerProduct": 2, "Gemm": 2}   # type → int8 term
+INT8_KEY = {"Gemm": "18"}     # the param key of the int8 term where it is not 8= (Gemm: quantize_term)
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,16 @@ def parse_param(param: Path) -> tuple[list[str], list[NcnnLayer]]:
 
 
 def quantizable(param: Path) -> list[NcnnLayer]:
-    """The layers ncnn can run in int8, in file order."""
-    return [layer for layer in parse_param(param)[1] if layer.kind in INT8_TYPES]
+    """The layers ncnn can run in int8, in file order. A Gemm qualifies when its B is a constant weight stored
+    row-per-output (transB=1) and A is the activation: ncnn then quantizes A per row at run time (dynamic), so
+    its calibrated threshold is not used; B gets one static scale."""
+    return [layer for layer in parse_param(param)[1] if layer.kind in INT8_TYPES and
+            (layer.kind != "Gemm" or _int8_gemm(layer))]
+
+
+def _int8_gemm(layer: NcnnLayer) -> bool:
+    p = layer.params.get
+    return p("4", "0") == "0" and p("5", "0") == "1" and p("3", "0") == "1"
 
 
 def collect_stats(param: Path, binary: Path, input_name: str, inputs: np.ndarray,
@@ -109,13 +120,15 @@ def write_int8(param: Path, binary: Path, out_param: Path, out_bin: Path, input_
     by_name = {layer.name: layer for layer in layers}
     unknown = [n for n in input_thresholds if n not in by_name or by_name[n].kind not in INT8_TYPES]
     if unknown:
-        raise ExportError(f"cannot quantize {unknown[:3]}: not Convolution / ConvolutionDepthWise / InnerProduct")
+        raise ExportError(f"cannot quantize {unknown[:3]}: not Convolution / ConvolutionDepthWise / InnerProduct / "
+                          "Gemm with a constant transposed B")
     lines, out, table, quantized = list(header), bytearray(), [], []
     for layer in layers:
         tokens = [f"{k}={v}" for k, v in layer.params.items()]
         if layer.name in input_thresholds:
             blob, table_rows = _quantized_blob(layer, weights[layer.name][1], input_thresholds[layer.name])
-            tokens = [t for t in tokens if not t.startswith("8=")] + [f"8={INT8_TYPES[layer.kind]}"]
+            key = INT8_KEY.get(layer.kind, "8")
+            tokens = [t for t in tokens if not t.startswith(f"{key}=")] + [f"{key}={INT8_TYPES[layer.kind]}"]
             out += blob
             table += table_rows
             quantized.append(layer.name)
@@ -128,7 +141,23 @@ def write_int8(param: Path, binary: Path, out_param: Path, out_bin: Path, input_
     return Int8Result(quantized, table)
 
 
+def _gemm_blob(layer: NcnnLayer, arrays: list[np.ndarray]) -> tuple[bytes, list[str]]:
+    """Gemm quantize_term 2: int8 B (N rows of K, one scale for the whole matrix), then C as it was, then the
+    B scale; A is quantized per row at run time. No table row (ncnn2int8 writes none for Gemm either)."""
+    n, k = int(layer.params["8"]), int(layer.params["9"])
+    weight = arrays[0].reshape(n, k)
+    scale = weight_scales(weight.reshape(1, -1))[0] or np.float32(1.0)
+    q = np.clip(_round_away(weight * scale), -127, 127).astype(np.int8).tobytes()
+    blob = bytearray(struct.pack("<I", TAG_INT8) + q + b"\0" * (-len(q) % 4))
+    for extra in arrays[1:]:  # C, raw fp32
+        blob += extra.astype(np.float32).tobytes()
+    blob += np.float32(scale).tobytes()
+    return bytes(blob), []
+
+
 def _quantized_blob(layer: NcnnLayer, arrays: list[np.ndarray], threshold: float) -> tuple[bytes, list[str]]:
+    if layer.kind == "Gemm":
+        return _gemm_blob(layer, arrays)
     p = layer.params.get
     num_output = int(p("0"))
     weight = arrays[0]

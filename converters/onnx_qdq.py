@@ -1,7 +1,11 @@
 """ONNX INT8 in QDQ form: QuantizeLinear → DequantizeLinear pairs in front of every quantized Conv / Gemm /
 MatMul — uint8 activations (asymmetric, from the calibration range) and int8 weights (symmetric, per output
-channel). Outputs stay float, which is where TensorRT and QNN expect Q/DQ for explicit quantization; a
-layer left in float by mixed precision simply gets no Q/DQ.
+channel); a layer left in float by mixed precision simply gets no Q/DQ.
+
+A quantized Conv also gets its bias as int32 (scale = input scale × weight scale) and a Q/DQ pair on its
+output (`output_ranges`): that is the node unit onnxruntime's CPU provider fuses into one QLinearConv
+(DQ → Conv → Q; without the output Q it runs a float Conv on dequantized values, slower than fp32). MatMul
+with DQ inputs fuses into MatMulIntegerToFloat without one. TensorRT and QNN read the same placement.
 
 `collect_stats` runs the fp32 model in onnxruntime with the quantized layers' inputs exposed as extra
 outputs and feeds them to `calibration.observers`.
@@ -32,7 +36,8 @@ def collect_stats(path: Path, inputs: np.ndarray, progress=None) -> dict[str, Te
 
     model = onnx.load(str(path))
     nodes = quantizable(model)
-    tensors = list(dict.fromkeys(n.input[0] for n in nodes))
+    fused = set(fusable_outputs(model))
+    tensors = list(dict.fromkeys([n.input[0] for n in nodes] + [n.output[0] for n in nodes if n.name in fused]))
     existing = {o.name for o in model.graph.output}
     for name in tensors:
         if name not in existing:
@@ -46,12 +51,65 @@ def collect_stats(path: Path, inputs: np.ndarray, progress=None) -> dict[str, Te
             observers[name].update(value)
         if progress is not None:
             progress.update(1)
-    return {n.name: observers[n.input[0]] for n in nodes}
+    result = {n.name: observers[n.input[0]] for n in nodes}
+    result.update({output_key(n.name): observers[n.output[0]] for n in nodes if n.output[0] in observers})
+    return result
 
 
-def write_qdq(src: Path, dst: Path, ranges: dict[str, tuple[float, float]]) -> list[str]:
-    """Write `src` with Q/DQ in front of the nodes named in `ranges` (node → activation (low, high));
-    returns the quantized node names."""
+def output_key(node: str) -> str:
+    """The observer key of a node's output range (its input range is keyed by the node name)."""
+    return f"{node}#output"
+
+
+def fusable_outputs(model) -> list[str]:
+    """Quantizable Conv nodes whose output can carry a Q/DQ pair (not a graph output): QLinearConv candidates."""
+    outputs = {o.name for o in model.graph.output}
+    return [n.name for n in quantizable(model) if n.op_type == "Conv" and n.output[0] not in outputs]
+
+
+def _activation_qparams(lo: float, hi: float) -> tuple[float, int]:
+    """uint8 asymmetric (scale, zero point) covering [lo, hi]."""
+    scale = max(hi - lo, 1e-8) / 255.0
+    return scale, int(np.clip(round(-lo / scale), 0, 255))
+
+
+def _fuse_conv_output(node, initializers: dict, x_scale: float, w_scales: np.ndarray,
+                      out_range: tuple[float, float], new_nodes: dict[str, list]) -> list:
+    """Turn a Conv with DQ inputs into the DQ → Conv → Q unit onnxruntime fuses into QLinearConv: int32 bias
+    at input scale × weight scale, and a Q/DQ pair on the output, whose DQ keeps the output's name so the
+    consumers are unchanged. Returns the new initializers; adds the new nodes to `new_nodes`."""
+    from onnx import helper, numpy_helper
+
+    inits = []
+    if len(node.input) > 2 and node.input[2] in initializers:
+        bias = numpy_helper.to_array(initializers[node.input[2]]).astype(np.float64)
+        b_scale = (x_scale / w_scales.astype(np.float64)).astype(np.float32)
+        q = np.clip(np.round(bias / b_scale), -2**31, 2**31 - 1).astype(np.int32)
+        tag = f"{node.input[2]}_{node.name}_int32"
+        inits += [numpy_helper.from_array(q, tag), numpy_helper.from_array(b_scale, f"{tag}_scale"),
+                  numpy_helper.from_array(np.zeros(len(q), np.int32), f"{tag}_zero")]
+        new_nodes.setdefault(node.input[2], []).append(
+            helper.make_node("DequantizeLinear", [tag, f"{tag}_scale", f"{tag}_zero"], [f"{tag}_dq"],
+                             name=f"{tag}_DQ", axis=0))
+        node.input[2] = f"{tag}_dq"
+    y = node.output[0]
+    scale, zero = _activation_qparams(*out_range)
+    tag = f"{y}_out"
+    inits += [numpy_helper.from_array(np.array(scale, np.float32), f"{tag}_scale"),
+              numpy_helper.from_array(np.array(zero, np.uint8), f"{tag}_zero")]
+    node.output[0] = f"{tag}_float"
+    new_nodes.setdefault(f"{tag}_float", []).extend([
+        helper.make_node("QuantizeLinear", [f"{tag}_float", f"{tag}_scale", f"{tag}_zero"], [f"{tag}_q"],
+                         name=f"{tag}_Q"),
+        helper.make_node("DequantizeLinear", [f"{tag}_q", f"{tag}_scale", f"{tag}_zero"], [y], name=f"{tag}_DQ")])
+    return inits
+
+
+def write_qdq(src: Path, dst: Path, ranges: dict[str, tuple[float, float]],
+              output_ranges: dict[str, tuple[float, float]] | None = None) -> list[str]:
+    """Write `src` with Q/DQ in front of the nodes named in `ranges` (node → activation (low, high)) and, for the
+    Conv nodes among them named in `output_ranges`, an int32 bias and a Q/DQ pair on the output (the fusable
+    QLinearConv unit); returns the quantized node names."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -67,9 +125,9 @@ def write_qdq(src: Path, dst: Path, ranges: dict[str, tuple[float, float]]) -> l
         node = by_name[name]
         x = node.input[0]
         key = (x, round(lo, 9), round(hi, 9))
+        x_scale, _ = _activation_qparams(lo, hi)
         if key not in done_activations:  # one Q/DQ pair per tensor and range
-            scale = max(hi - lo, 1e-8) / 255.0
-            zero = int(np.clip(round(-lo / scale), 0, 255))
+            scale, zero = _activation_qparams(lo, hi)
             tag = f"{x}_qdq{len(done_activations)}"
             new_inits += [numpy_helper.from_array(np.array(scale, np.float32), f"{tag}_scale"),
                           numpy_helper.from_array(np.array(zero, np.uint8), f"{tag}_zero")]
@@ -97,6 +155,8 @@ def write_qdq(src: Path, dst: Path, ranges: dict[str, tuple[float, float]]) -> l
             helper.make_node("DequantizeLinear", [tag, f"{tag}_scale", f"{tag}_zero"], [f"{tag}_dq"],
                              name=f"{tag}_DQ", axis=axis))
         node.input[1] = f"{tag}_dq"
+        if output_ranges and name in output_ranges and node.op_type == "Conv":
+            new_inits += _fuse_conv_output(node, initializers, x_scale, scales, output_ranges[name], new_nodes)
     # insert each new node right before its first consumer, keeping the graph topologically sorted
     ordered, placed = [], set()
     graph_inputs = {i.name for i in graph.input} | set(initializers)

@@ -71,11 +71,14 @@ def layer_units(path: Path) -> dict[str, list[str]]:
     return units
 
 
-def _recipe(float_ops: list[str]) -> list[dict]:
-    """Static int8 for everything, float I/O, and the ops writing `float_ops` left in float."""
+def _recipe(float_ops: list[str], int16_ops: list[str] = ()) -> list[dict]:
+    """Static int8 for everything, float I/O, the ops writing `int16_ops` with 16-bit activations (int8 weights:
+    LiteRT's int16x8 kernels) and the ops writing `float_ops` left in float."""
     from ai_edge_quantizer import recipe
 
     entries = list(recipe.static_wi8_ai8())
+    if int16_ops:
+        entries.append({**recipe.static_wi8_ai16()[0], "regex": op_scope(int16_ops)})
     entries += [{"regex": ".*", "operation": op, "algorithm_key": "no_quantize"}
                 for op in ("INPUT", "OUTPUT", *ALWAYS_FLOAT_OPS)]
     if float_ops:  # later entries win
@@ -110,13 +113,14 @@ def collect_stats(path: Path, inputs_nhwc: np.ndarray, progress=None) -> dict[st
 
 
 def write_int8(src: Path, dst: Path, observers: dict[str, TensorObserver], method: str, float_ops: list[str],
-               sample_nhwc: np.ndarray) -> None:
-    """Quantize `src` into `dst` with activation ranges from `observers`; the ops writing `float_ops` stay float."""
+               sample_nhwc: np.ndarray, int16_ops: list[str] = ()) -> None:
+    """Quantize `src` into `dst` with activation ranges from `observers`; the ops writing `float_ops` stay float,
+    those writing `int16_ops` get 16-bit activations."""
     from ai_edge_quantizer import quantizer
 
     with warnings.catch_warnings(), quiet("ai-edge-quantizer"):
         warnings.simplefilter("ignore")
-        q = quantizer.Quantizer(str(src), _recipe(float_ops))
+        q = quantizer.Quantizer(str(src), _recipe(float_ops, int16_ops))
         qsv = q.calibrate({"serving_default": [{"input": sample_nhwc[:1]}]}, num_threads=1)
         for name, entry in qsv.items():
             if name in observers and "min" in entry:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgepose.calibration.observers import TensorObserver, kl_threshold, weight_scales
-from edgepose.calibration.sources import load_samples, split_holdout
+from edgepose.calibration.sources import load_samples, parse_source, split_holdout
 from edgepose.runtimes.errors import ConfigError
 
 from .conftest import SHARED, need
@@ -92,6 +92,18 @@ def test_video_frames_are_evenly_spaced_and_deterministic():
     assert [s.origin for s in a] == [s.origin for s in b] and len(a) == 10
     assert a[0].origin.endswith("#frame0") and a[-1].origin.endswith("#frame794")
     assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+
+
+def test_video_frame_range_keeps_to_its_frames():
+    """`clip#A-B` samples only frames A..B, so training frames calibrate and held-out frames stay unseen."""
+    train = load_samples([f"{need(VTEST)}#0-635"], "detection", 10)
+    held = load_samples([f"{VTEST}#636-794"], "detection", 5)
+    assert train[0].origin.endswith("#frame0") and train[-1].origin.endswith("#frame635")
+    assert held[0].origin.endswith("#frame636") and held[-1].origin.endswith("#frame794")
+    assert parse_source("a/b.txt#1-2") == (Path("a/b.txt#1-2"), None)
+    for bad in ("#9-3", "#x-3", "#5", "#900-950"):
+        with pytest.raises(ConfigError, match="frame|past its end"):
+            load_samples([f"{VTEST}{bad}"], "detection", 3)
 
 
 def test_holdout_split_is_disjoint_and_spread():
@@ -200,8 +212,38 @@ def test_ncnn_int8_layer_matches_numpy_integer_arithmetic(tmp_path, kind, pick):
     y_ref = torch.nn.functional.conv2d(
         torch.from_numpy(x_q[None]).float(), torch.from_numpy(w_q.reshape(out_c, -1, k, k)).float(),
         torch.from_numpy(bias[0]) if bias else None, int(p.get("3", "1")), int(p.get("4", "0")), 1, groups)[0].numpy()
-    assert np.abs(y_int8 - y_ref).max() <= 1e-4 * max(1.0, np.abs(y_ref).max())
+    # 2e-4: float rounding of ncnn's dequantize (the depthwise path differs from numpy in 7 of 102,400 values by
+    # ≤ 1.2e-4 of the output range); one flipped integer would move an output by ≥ 0.05 here
+    assert np.abs(y_int8 - y_ref).max() <= 2e-4 * max(1.0, np.abs(y_ref).max())
     assert (tmp_path / "q.param").read_text().count(" 8=") == 1
+
+
+def test_ncnn_int8_gemm_matches_numpy_dynamic_row_quantization(tmp_path):
+    """A Gemm with a constant B (RTMPose's SimCC head layers) in int8 (`18=2`): ncnn quantizes each row of A at
+    run time and B with one static scale; the output equals that integer product, and fp32 stays close."""
+    import ncnn
+
+    from edgepose.converters.ncnn_int8 import quantizable, write_int8
+
+    m, n, k = 17, 24, 40
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((n, k)).astype(np.float32)
+    param, binary = tmp_path / "g.param", tmp_path / "g.bin"
+    param.write_text(f"7767517\n2 2\nInput in 0 1 a 0={k} 1={m}\n"
+                     f"Gemm gemm_0 1 1 a y 2=0 3=1 4=0 5=1 6=1 7={m} 8={n} 9={k} 10=-1\n")
+    binary.write_bytes(b"\0\0\0\0" + b.tobytes())
+    assert [layer.name for layer in quantizable(param)] == ["gemm_0"]
+    result = write_int8(param, binary, tmp_path / "q.param", tmp_path / "q.bin", {"gemm_0": 1.0})
+    assert result.quantized == ["gemm_0"] and result.table == [] and "18=2" in (tmp_path / "q.param").read_text()
+    net = _ncnn_net(tmp_path / "q.param", tmp_path / "q.bin", True)
+    with net.create_extractor() as ex:
+        ex.input("a", ncnn.Mat(a))
+        y = np.array(ex.extract("y")[1]).copy()
+    sa, sb = 127 / np.abs(a).max(1, keepdims=True), 127 / np.abs(b).max()
+    qa, qb = _round_away(a * sa), _round_away(b * sb)
+    reference = (qa @ qb.T) / (sa * sb)
+    assert np.abs(y - reference).max() <= 1e-4 * np.abs(reference).max()
+    assert np.abs(y - a @ b.T).max() <= 0.05 * np.abs(a @ b.T).max()
 
 
 # --- ONNX QDQ writer --------------------------------------------------------------------------------------
@@ -242,6 +284,55 @@ def test_onnx_qdq_matches_numpy_fake_quantization(tmp_path):
     assert types.count("QuantizeLinear") == 1 and types.count("DequantizeLinear") == 2
 
 
+def test_onnx_fused_conv_runs_as_qlinearconv_and_matches_integer_arithmetic(tmp_path):
+    """A Conv with its output range gets int32 bias and an output Q/DQ: onnxruntime's CPU provider fuses the unit
+    into QLinearConv (faster than fp32 there) and the result is the quantized conv within one output step."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgepose.converters.onnx_qdq import collect_stats, fusable_outputs, output_key, write_qdq
+
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+         helper.make_node("Sigmoid", ["c"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 16, 16])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    src = tmp_path / "conv.onnx"
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(model, str(src))
+    assert fusable_outputs(model) == ["conv"]
+    x = rng.standard_normal((4, 8, 16, 16)).astype(np.float32)
+    stats = collect_stats(src, x)
+    (lo, hi), (olo, ohi) = stats["conv"].range("minmax"), stats[output_key("conv")].range("minmax")
+    write_qdq(src, tmp_path / "q.onnx", {"conv": (lo, hi)}, {"conv": (olo, ohi)})
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    got = ort.InferenceSession(str(tmp_path / "q.onnx"), options, providers=["CPUExecutionProvider"]).run(
+        None, {"x": x[:1]})[0]
+    assert "QLinearConv" in {n.op_type for n in onnx.load(str(tmp_path / "opt.onnx")).graph.node}
+
+    def fake_quant(v: np.ndarray, low: float, high: float) -> np.ndarray:
+        scale = np.float32((high - low) / 255)
+        zero = np.clip(np.round(-low / scale), 0, 255)
+        return (np.clip(np.round(v / scale) + zero, 0, 255) - zero) * scale
+
+    w_scale = (np.abs(w.reshape(16, -1)).max(1) / 127).astype(np.float32)
+    w_q = np.clip(np.round(w / w_scale[:, None, None, None]), -127, 127) * w_scale[:, None, None, None]
+    conv = torch.nn.functional.conv2d(torch.from_numpy(fake_quant(x[:1], lo, hi)), torch.from_numpy(w_q),
+                                      torch.from_numpy(b), 1, 1).numpy()
+    c = fake_quant(conv, olo, ohi)
+    ref = c / (1 + np.exp(-c))
+    step, diff = (ohi - olo) / 255, np.abs(got - ref)
+    assert (diff <= 1e-4 * np.abs(ref).max()).mean() >= 0.99      # integer-exact but for rounding ties
+    assert diff.max() <= 1.1 * step                                 # a tie: one output step through SiLU (slope ≤ 1.1)
+
+
 # --- COCO AP ---------------------------------------------------------------------------------------------
 
 def test_coco_box_ap_of_the_real_detector_and_bad_paths(tmp_path):
@@ -256,3 +347,41 @@ def test_coco_box_ap_of_the_real_detector_and_bad_paths(tmp_path):
         coco_ap(detector, annotations, tmp_path)
     with pytest.raises(ConfigError, match="not a COCO annotation file"):
         coco_ap(detector, tmp_path / "det" / "edgepose.json", SHARED / "data")
+
+
+# --- mixed-precision search -------------------------------------------------------------------------------
+
+def test_search_finds_fewer_float_layers_than_bisection_on_a_non_monotone_error():
+    """Layers 0-2 must stay float; keeping layer 4 float without layer 5 costs 10 px (an interaction), so the
+    error over "k most sensitive float" is over budget at k=5 and within at k=3: a bisection stops at k=6, the
+    pruning pass must come back to exactly {0, 1, 2}."""
+    from edgepose.converters.convert_int8 import fewest_float
+
+    order = [f"L{i}" for i in range(10)]
+    weight = dict(zip(order, [5, 5, 5, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05]))
+    calls = []
+
+    def error(float_layers: frozenset[str]) -> float:
+        calls.append(float_layers)
+        penalty = 10.0 if "L4" in float_layers and "L5" not in float_layers else 0.0
+        return sum(w for n, w in weight.items() if n not in float_layers) + penalty
+
+    assert error(frozenset(order[:5])) > 1 and error(frozenset(order[:3])) <= 1   # non-monotone in k
+    calls.clear()
+    assert fewest_float(order, error, 1.0) == frozenset({"L0", "L1", "L2"})
+    assert len(calls) <= 20
+    assert fewest_float(order, error, 100.0) == frozenset()                        # all int8 fits
+    assert fewest_float(order, error, 1.0, max_trials=0) == frozenset(order[:6])   # bisection alone
+
+
+def test_holdout_check_warns_when_the_budget_breaks_on_unseen_data():
+    from edgepose.converters.convert_int8 import holdout_check
+
+    ok = holdout_check(0.8, 0.9, 1.0)
+    assert ok["holds"] and ok["warning"] is None
+    broken = holdout_check(0.8, 1.6, 1.0)
+    assert not broken["holds"] and "not on the held-out split" in broken["warning"]
+    apart = holdout_check(0.3, 0.9, 1.0)           # within budget, but 3x the calibration error
+    assert apart["holds"] and "may not represent" in apart["warning"]
+    assert holdout_check(0.0, float("inf"), 1.0)["holdout_error_px"] is None
+    assert holdout_check(2.0, 2.5, None)["holds"]   # all layers int8: no budget to break
