@@ -196,6 +196,9 @@ def _add_run_parser(sub) -> None:
     run.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints and boxes")
     run.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped crop (2x pose cost)")
     run.add_argument("--threads", type=int, metavar="N", help="CPU threads per backend (default: backend's choice)")
+    run.add_argument("--ncnn-fp16", action="store_true",
+                     help="ncnn: fp16 storage and arithmetic (ARMv8.2 cores: Pi 5, Jetson Orin). Off by default: "
+                          "under emulation it moved low-score keypoints by up to 34 px (README, Raspberry Pi)")
     run.add_argument("--async", dest="async_mode", choices=["auto", "on", "off"], default="auto",
                      help="video: run the detector on the next frame in a second thread while the pose model runs "
                           "(same results, sooner on multi-core CPUs); auto = on with 4 or more physical cores")
@@ -341,7 +344,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("give exactly one of --det DIR (a detector) or --boxes 'x1,y1,x2,y2;...'")
     if args.show:
         check_display()
-    options = BackendOptions(threads=args.threads, device=args.device)
+    options = BackendOptions(threads=args.threads, device=args.device, ncnn_fp16=args.ncnn_fp16)
     config = TrackerConfig(det_interval=args.det_interval, kpt_threshold=args.kpt_threshold, smooth=args.smooth)
     boxes = parse_boxes(args.boxes) if args.boxes else None
     source = FrameSource(args.source)
