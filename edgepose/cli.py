@@ -452,7 +452,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"models": cmd_models, "convert": cmd_convert, "run": cmd_run, "card": cmd_card, "bench": cmd_bench, "profile": cmd_profile}
+COMMANDS = {"models": cmd_models, "convert": cmd_convert, "run": cmd_run, "card": cmd_card, "bench": cmd_bench,
+            "profile": cmd_profile}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -159,10 +159,12 @@ def run_bench(paths: list[Path], threads: list[int], runs: int = 50, batch: int 
 def format_report(report: BenchReport) -> str:
     """Markdown tables: latency per artifact / threads / batch, then pipeline runs."""
     lines = [f"{report.board.summary()}; {report.date}", "",
-             "| artifact | format | precision | size (MB) | device | threads | batch | median ms | p90 ms | ms / item |",
+             "| artifact | format | precision | size (MB) | device | threads | batch | median ms | p90 ms "
+             "| ms / item |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report.latency:
-        lines.append(f"| {r.artifact} | {r.format} | {r.precision} | {r.size_mb:.1f} | {r.device} | {r.threads} | {r.batch} | "
+        lines.append(f"| {r.artifact} | {r.format} | {r.precision} | {r.size_mb:.1f} | {r.device} | {r.threads} | "
+                     f"{r.batch} | "
                      f"{r.median_ms:.2f} | {r.p90_ms:.2f} | {r.per_item_ms:.2f} |")
     if report.pipeline:
         lines += ["", "| pipeline (pose + detector) | source | threads | detector | frames | detector frames | FPS | "

@@ -36,7 +36,8 @@ class Board:
     def summary(self) -> str:
         parts = [self.model or self.cpu, f"{self.physical_cores} cores"]
         if self.machine in ("aarch64", "arm64"):
-            parts.append(f"fp16 {'yes' if self.fp16_arithmetic else 'no'}, dotprod {'yes' if self.dot_product else 'no'}")
+            yes = {True: "yes", False: "no"}
+            parts.append(f"fp16 {yes[self.fp16_arithmetic]}, dotprod {yes[self.dot_product]}")
         if self.jetson_release:
             parts.append(self.jetson_release)
         return f"{', '.join(parts)} ({self.machine}, {self.system}, Python {self.python})"
@@ -67,7 +68,8 @@ def physical_cores() -> int:
     for cpu in cpus:
         topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
         try:
-            cores.add(((topology / "physical_package_id").read_text().strip(), (topology / "core_id").read_text().strip()))
+            cores.add(((topology / "physical_package_id").read_text().strip(),
+                       (topology / "core_id").read_text().strip()))
         except OSError:
             cores.add(("cpu", str(cpu)))
     return max(1, len(cores))

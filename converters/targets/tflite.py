@@ -16,5 +16,6 @@ class TFLiteTarget(Target):
     def export(self, source: ModelSource, directory: Path, fp16: bool) -> Exported:
         _, _, h, w = source.input_shape
         with quiet("litert-torch"):
-            tfl = export_tflite(source.make_module(), directory, source.name, (1, h, w, 3), source.signature_names, fp16)
+            tfl = export_tflite(source.make_module(), directory, source.name, (1, h, w, 3), source.signature_names,
+                                fp16)
         return Exported({"model": tfl.model}, tfl.input_name, list(tfl.output_names), [1, h, w, 3])
