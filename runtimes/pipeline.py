@@ -94,26 +94,32 @@ class Pipeline:
     def _step(self, frame: np.ndarray, prefetched: Future | None = None) -> FrameResult:
         self.times.frames += 1
         if self.detector is None:
+            self.tracker.frame_index += 1  # the stream's one frame counter, with or without tracking
             poses = self.pose(frame, self.boxes, self.times)
             persons = [Person(None, b, k, s) for b, k, s in zip(poses.boxes, poses.keypoints, poses.scores)]
-            return FrameResult(self.times.frames - 1, False, persons)
-        detect = self.tracker.needs_detection()
-        det_boxes = None
-        if detect:
+            return FrameResult(self.tracker.frame_index, False, persons)
+        inner = 0.0  # seconds inside detect/pose: the rest of the call is the tracker's
+
+        def detect() -> np.ndarray:
+            nonlocal inner
+            start = time.perf_counter()  # wall time here (a prefetched result may be ready already)
             dets, seconds = prefetched.result() if prefetched is not None else self._detect(frame)
             for stage, value in seconds.items():
                 self.times.seconds[stage] += value
-            with self.times.stage("track"):
-                boxes, owners = self.tracker.boxes_from_detections(dets.boxes)
-                det_boxes = boxes
-        else:
-            with self.times.stage("track"):
-                boxes, owners = self.tracker.boxes_from_tracks()
-        poses = self.pose(frame, boxes, self.times)
-        with self.times.stage("track"):
-            persons = self.tracker.update(poses.keypoints, poses.scores, [owners[i] for i in poses.indices],
-                                          None if det_boxes is None else det_boxes[poses.indices])
-        return FrameResult(self.tracker.frame_index, detect, persons)
+            inner += time.perf_counter() - start
+            return dets.boxes
+
+        def pose(boxes: np.ndarray):
+            nonlocal inner
+            start = time.perf_counter()
+            poses = self.pose(frame, boxes, self.times)
+            inner += time.perf_counter() - start
+            return poses
+
+        start = time.perf_counter()
+        result = self.tracker.track(detect, pose)
+        self.times.seconds["track"] += time.perf_counter() - start - inner
+        return FrameResult(result.frame_index, result.detector_ran, list(result.persons))
 
     def reset(self) -> None:
         """Start a new stream: forget tracks, ids and the frame counter (timings keep accumulating)."""

@@ -11,6 +11,7 @@ almost equally with two candidates; greedy needs no scipy and is easy to reason 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 from enum import Enum
 
 import numpy as np
@@ -103,8 +104,18 @@ def keypoint_box(keypoints: np.ndarray, scores: np.ndarray, threshold: float, ex
     return np.concatenate([center - half, center + half]).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class TrackResult:
+    """One frame's outcome of `Tracker.track`."""
+    frame_index: int               # from 0, counted by the tracker (the one frame counter of a stream)
+    detector_ran: bool
+    persons: tuple[Person, ...]    # confident tracked persons
+
+
 class Tracker:
-    """Keeps tracks across frames. `plan(...)` says which boxes to pose; `update(...)` takes the poses."""
+    """Keeps tracks across frames. `track(detect, pose)` is the one call per frame; the steps it is made of
+    (`needs_detection`, `boxes_from_detections` / `boxes_from_tracks`, `update`) stay public for tests and
+    ports (the Java core mirrors them decision for decision)."""
 
     def __init__(self, config: TrackerConfig, sigmas: list[float]) -> None:
         self.config = config
@@ -118,6 +129,17 @@ class Tracker:
         self.frame_index = -1
         self.detect_next = True
         self.last_confident = 0
+
+    def track(self, detect: Callable[[], np.ndarray], pose: Callable[[np.ndarray], Any]) -> TrackResult:
+        """One frame: calls `detect()` (→ (N, 4) person boxes) only when the schedule or a lost track asks for
+        it, poses the chosen boxes with `pose(boxes)` (→ an object with `keypoints`, `scores` and `indices` of
+        the boxes it posed, like `Poses`) and updates the tracks. Track objects never leave the tracker."""
+        ran = self.needs_detection()
+        boxes, owners = self.boxes_from_detections(detect()) if ran else self.boxes_from_tracks()
+        poses = pose(boxes)
+        persons = self.update(poses.keypoints, poses.scores, [owners[i] for i in poses.indices],
+                              boxes[poses.indices] if ran else None)
+        return TrackResult(self.frame_index, ran, tuple(persons))
 
     def needs_detection(self) -> bool:
         """Call once per frame, first: advances the frame counter and says whether to run the detector."""
