@@ -28,6 +28,14 @@ def letterbox(image: np.ndarray, size_hw: tuple[int, int], pad_value: int = 114)
     return canvas, scale
 
 
+def detector_inputs(card: ModelCard, image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The network input (1, ...) of a detector card for a BGR image, letterboxed with the card's pad value,
+    and the resize scale: the one preprocessing path, shared by the runtime, verification and calibration."""
+    size_hw = (card.input.height, card.input.width)
+    canvas, scale = letterbox(check_image(image), size_hw, int(card.decoder.get("letterbox_pad_value", 114)))
+    return to_network_input(canvas[None], card.input), scale
+
+
 class Detector:
     """`Detector(dir)(image_bgr) -> Detections` of the card's classes (person for RTMDet-nano)."""
 
@@ -39,13 +47,10 @@ class Detector:
             raise ConfigError(f"{self.directory} holds a {self.card.task} model; --det needs an RTMDet artifact (a detector)")
         self.decoder = decoder_for(self.card, "detection", score_threshold=score_threshold, nms_iou=nms_iou)
         self.backend = open_backend(self.card, self.directory, options)
-        self.pad_value = int(self.card.decoder.get("letterbox_pad_value", 114))
-        self.size_hw = (self.card.input.height, self.card.input.width)
 
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """uint8 BGR image → network input (1, ...) letterboxed with the card's pad value, and the resize scale."""
-        canvas, scale = letterbox(check_image(image), self.size_hw, self.pad_value)
-        return to_network_input(canvas[None], self.card.input), scale
+        return detector_inputs(self.card, image)
 
     def infer(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
         return self.backend.run(inputs)

@@ -51,6 +51,22 @@ def usable_boxes(boxes: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
     return finite & positive & inside
 
 
+def pose_inputs(card: ModelCard, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The network input of a pose card for person `boxes` in a BGR image → (inputs (N, ...), centers, scales):
+    the one preprocessing path, shared by the runtime, verification and INT8 calibration."""
+    image, boxes = check_image(image), check_boxes(boxes)
+    if len(boxes) == 0:
+        raise ConfigError("preprocess needs at least one box; PoseModel(...)(image, boxes) handles zero boxes")
+    udp = card.decoder.get("refine") == "udp"  # UDP models are trained on UDP crops
+    crops, centers, scales = [], [], []
+    for box in boxes:
+        crop, center, scale = crop_person(image, box, (card.input.width, card.input.height), card.bbox_padding, udp)
+        crops.append(crop)
+        centers.append(center)
+        scales.append(scale)
+    return to_network_input(np.stack(crops), card.input), np.stack(centers), np.stack(scales)
+
+
 class PoseModel:
     """`PoseModel(dir)(image_bgr, boxes) -> Poses`. Boxes that cannot be cropped and persons whose outputs
     are not finite are left out (logged), never raised mid-video; an image or boxes of the wrong kind are a
@@ -66,7 +82,6 @@ class PoseModel:
         self.input_wh = (self.card.input.width, self.card.input.height)
         self.flip_idx = flip_indices(len(self.card.keypoints), self.card.flip_pairs)
         self.decoder: PoseDecoder = decoder_for(self.card, "pose")
-        self.udp = self.card.decoder.get("refine") == "udp"  # UDP models are trained on UDP crops
 
     @property
     def num_keypoints(self) -> int:
@@ -74,16 +89,7 @@ class PoseModel:
 
     def preprocess(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """→ network input (N, ...), centers (N, 2), scales (N, 2)."""
-        image, boxes = check_image(image), check_boxes(boxes)
-        if len(boxes) == 0:
-            raise ConfigError("preprocess needs at least one box; PoseModel(...)(image, boxes) handles zero boxes")
-        crops, centers, scales = [], [], []
-        for box in boxes:
-            crop, center, scale = crop_person(image, box, self.input_wh, self.card.bbox_padding, self.udp)
-            crops.append(crop)
-            centers.append(center)
-            scales.append(scale)
-        return to_network_input(np.stack(crops), self.card.input), np.stack(centers), np.stack(scales)
+        return pose_inputs(self.card, image, boxes)
 
     def infer(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Raw outputs by role; with flip test, already merged with the flipped pass as MMPose does."""

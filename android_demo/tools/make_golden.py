@@ -30,7 +30,7 @@ import numpy as np
 
 from edgepose.runtimes.decoding import decoder_for
 from edgepose.runtimes.detector import Detector, letterbox
-from edgepose.runtimes.pose import PoseModel, usable_boxes
+from edgepose.runtimes.pose import PoseModel, pose_inputs, usable_boxes
 from edgepose.runtimes.preprocess import crop_person, to_image_coords, warp_matrix, warp_matrix_udp
 from edgepose.runtimes.tracker import Tracker, TrackerConfig
 
@@ -108,11 +108,11 @@ def pose_golden(artifact: str, image: np.ndarray, boxes: np.ndarray, flips: list
     cases, matrices = [], []
     for box in boxes:
         for udp in sorted({v.get("refine") == "udp" for v in variants}):
-            model.udp = udp
             crop, center, scale = crop_person(image, box, wh, card.bbox_padding, udp)
             matrix = (warp_matrix_udp if udp else warp_matrix)(center, scale, wh)
             matrices.append(matrix)
-            inputs, _, _ = model.preprocess(image, box[None])
+            warp_card = dataclasses.replace(card, decoder={**card.decoder, "refine": "udp" if udp else "quarter_offset"})
+            inputs, _, _ = pose_inputs(warp_card, image, box[None])
             axis = 3 if card.input.layout == "NCHW" else 2
             flipped_inputs = np.ascontiguousarray(np.flip(inputs, axis))
             stored, outputs = {}, {}
