@@ -146,7 +146,8 @@ def pose_golden(artifact: str, image: np.ndarray, boxes: np.ndarray, flips: list
 def detection_golden(artifact: str, image: np.ndarray, compact: bool) -> dict[str, Any]:
     det = Detector(artifact)
     inputs, scale = det.preprocess(image)
-    canvas, _ = letterbox(image, det.size_hw, det.pad_value)
+    canvas, _ = letterbox(image, (det.card.input.height, det.card.input.width),
+                          int(det.card.decoder.get("letterbox_pad_value", 114)))
     raw = det.infer(inputs)
     stored, outputs = {}, {}
     for name, value in raw.items():
