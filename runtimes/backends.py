@@ -14,6 +14,7 @@ spin setting, for a machine dedicated to the model.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,10 +80,7 @@ class Backend:
 class OnnxRuntimeBackend(Backend):
     def __init__(self, card: ModelCard, directory: Path, options: BackendOptions) -> None:
         super().__init__(card)
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise BackendUnavailable("onnxruntime is not installed; pip install 'edgepose[onnx]'") from exc
+        ort = _require("onnxruntime", "onnx")
         self.threads, spin = resolve_threads(options)
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads
@@ -141,6 +139,14 @@ class TFLiteBackend(Backend):
         return result
 
 
+def _require(module: str, extra: str):
+    """Import a backend's package, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendUnavailable(f"{module} is not installed; pip install 'edgepose[{extra}]'") from exc
+
+
 def _model_file(card: ModelCard, directory: Path, role: str) -> Path:
     if role not in card.files:
         raise ConfigError(f"a {card.format} card needs files.{role}; re-run the conversion")
@@ -176,11 +182,7 @@ def _tflite_interpreter():
 class NcnnBackend(Backend):
     def __init__(self, card: ModelCard, directory: Path, options: BackendOptions) -> None:
         super().__init__(card)
-        try:
-            import ncnn
-        except ImportError as exc:
-            raise BackendUnavailable("ncnn is not installed; pip install 'edgepose[ncnn]'") from exc
-        self.ncnn = ncnn
+        self.ncnn = ncnn = _require("ncnn", "ncnn")
         self.net = ncnn.Net()
         opt = self.net.opt
         opt.use_vulkan_compute, self.device = ncnn_vulkan(options.device, ncnn)
