@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 SENSITIVITY_INPUTS = 8      # calibration inputs used to rank layers
 SEARCH_SAMPLES = 24         # calibration samples used to check the budget during the search
-TFLITE_INT16_OUTPUTS = True # LiteRT int16x8 for the units writing model outputs (see TFLiteInt8)
+TFLITE_INT16_OUTPUTS = True # LiteRT int16x8 for the units writing model outputs and RTMPose's GAU (TFLiteInt8)
+TFLITE_INT16_SCOPE = "RTMCCBlock_gau"  # litert-torch op scope of RTMCCHead's gated attention unit
 ONNX_FUSED_CONV = True      # Q/DQ on conv outputs too, so onnxruntime's CPU provider runs QLinearConv
 HOLDOUT_SLACK = 1.25        # held-out error may pass the budget by this factor unwarned (p95 px moves in steps)
 DISAGREE = 2.0              # held-out error this many times the calibration error gives a warning
@@ -154,11 +155,14 @@ class TFLiteInt8(_Quantizer):
         self.layers = list(self.units)
         _, outputs = io_names(self.model)
         self.output_keys = {tensor: key for key, tensor in outputs.items()}  # fp32 tensor name → signature key
-        # units writing a model output get 16-bit activations (int8 weights): an int8 output has 256 levels over
-        # the whole logit range, too coarse for SimCC's flat peaks — the argmax moves (measured on the distilled
-        # RTMPose-t: mean shift 2.0 px all-int8, 0.9 px with int16 outputs, 0.85 px with those units float)
+        # units writing a model output, and RTMPose's gated attention unit, get 16-bit activations (int8
+        # weights): an int8 output has 256 levels over the whole logit range, too coarse for SimCC's flat peaks,
+        # so the argmax moves. Distilled RTMPose-t, 128 held-out crops, mean shift / 1-thread ms: all-int8
+        # 2.2 px; int16 outputs 1.11 px / 3.2 ms; + GAU 0.97 px / 3.6 ms; + the whole head (its 7×7 conv too)
+        # 0.95 px / 7.0 ms (int16 convs are slow in LiteRT); head and outputs float 0.86 px; fp32 8.9 ms
         if TFLITE_INT16_OUTPUTS:
-            self.int16_units = [n for n in self.layers if set(self.units[n]) & set(self.output_keys)]
+            self.int16_units = [n for n in self.layers if set(self.units[n]) & set(self.output_keys)
+                                or TFLITE_INT16_SCOPE in n]
         self.sample: np.ndarray | None = None
 
     def collect(self, inputs: np.ndarray, progress) -> dict[str, TensorObserver]:
@@ -215,8 +219,8 @@ def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout:
         if options.float_layers is not None:
             int8_layers = _explicit_mix(quantizer.layers, options.float_layers)
         elif options.max_error is not None:
-            ranking = trial.sensitivity(inputs[:SENSITIVITY_INPUTS], options)
-            int8_layers, search = trial.search(ranking, calib, options)
+            int8_layers, search = trial.search(lambda: trial.sensitivity(inputs[:SENSITIVITY_INPUTS], options),
+                                               calib, options)
         speed = _speed(trial, fp32, int8_layers, quantizer.layers)
     files = quantizer.write(directory, observers, options.method, int8_layers)
     float_layers = [n for n in quantizer.layers if n not in int8_layers]
@@ -336,12 +340,12 @@ class _Trial:
                 bar.update(1)
         return sorted(scores, key=lambda item: -item[1])
 
-    def search(self, ranking: list[tuple[str, float]], calib: list[Sample], options: Int8Options
+    def search(self, rank: Callable[[], list[tuple[str, float]]], calib: list[Sample], options: Int8Options
                ) -> tuple[list[str], dict[str, Any]]:
-        """Fewest float layers whose error on calibration samples is within budget (see `fewest_float`)."""
+        """Fewest float layers whose error on calibration samples is within budget (see `fewest_float`). The
+        all-int8 model is checked first: when it fits, the ranking (one model per layer) is never built."""
         samples = search_samples(calib)
-        order = [name for name, _ in ranking]
-        position = {name: i for i, name in enumerate(order)}
+        position = {name: i for i, name in enumerate(self.quantizer.layers)}
         tried: dict[tuple[str, ...], float] = {}
 
         def error(float_layers: frozenset[str]) -> float:
@@ -355,12 +359,20 @@ class _Trial:
                     tried[key] = float("inf")
                 shutil.rmtree(directory)
                 log.info("mixed precision: %d float layers → error %.3g px", len(key), tried[key])
-                bar.update(1)
             return tried[key]
 
-        with _bar(options, None, "search mixed precision") as bar:
-            keep_float = fewest_float(order, error, options.max_error)
-        summary = {"tried": [[len(k), None if v == float("inf") else round(v, 4)] for k, v in tried.items()],
+        ranking: list[tuple[str, float]] = []
+        if error(frozenset()) <= options.max_error:
+            keep_float = frozenset()
+        else:
+            ranking = rank()
+            with _bar(options, None, "search mixed precision") as bar:
+                def counted(float_layers: frozenset[str]) -> float:
+                    bar.update(1)
+                    return error(float_layers)
+
+                keep_float = fewest_float([name for name, _ in ranking], counted, options.max_error)
+        summary = {"tried": [[len(k), _finite(v)] for k, v in tried.items()],
                    "trials": len(tried), "samples": len(samples), "error_px": _finite(error(keep_float)),
                    "ranking_top": [[n, _finite(s, 6)] for n, s in ranking[:10]]}
         return [n for n in self.quantizer.layers if n not in keep_float], summary

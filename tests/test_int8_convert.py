@@ -94,6 +94,66 @@ def test_int8_detector_runs_the_pipeline_on_video(rtmdet_int8, tmp_path):
         assert (found.scores >= 0.5).sum() >= 3, target
 
 
+TRAINED_POSE = SHARED / "models" / "rtmpose-t-distilled" / "rtmpose-t-distilled.pth"
+VTEST = DATA / "opencv-doc-debian" / "vtest.avi"
+ACCURATE_BUDGET = "3.0"    # px, p95 keypoint shift: the issue's bar; every target's all-int8 mix fits it (README)
+
+
+@pytest.fixture(scope="module")
+def trained_pose_int8(tmp_path_factory):
+    """The distilled RTMPose-t (trained weights), calibrated on vtest.avi's training frames 0-635 and measured on
+    its held-out frames 636-794 (the model README's split), every target, the accurate budget."""
+    out = tmp_path_factory.mktemp("rtmpose-trained-int8")
+    result = run_cli("card", "rtmdet-onnx", str(need(RTMDET_ONNX)), "-o", str(out / "det"))
+    assert result.returncode == 0, result.stderr
+    result = run_cli("convert", "rtmpose-t", "--weights", str(need(TRAINED_POSE)), "--target", "all", "--int8",
+                     "--calib", f"{need(VTEST)}#0-635", "--calib-det", str(out / "det"),
+                     "--holdout", f"{VTEST}#636-794", "--samples", "96", "--max-error", ACCURATE_BUDGET,
+                     "-o", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", TARGETS)
+def test_trained_rtmpose_int8_stays_within_a_pixel_of_fp32(trained_pose_int8, target):
+    """The issue's bar on held-out frames the model was not trained on: mean keypoint shift vs fp32 ≤ 1.0 px at
+    256×192, p95 ≤ 3 px, OKS vs fp32 ≥ 0.95, ≥ 85 % of the layers int8 (measured with 128 samples: mean
+    0.72-0.91 px, p95 2.1-2.5 px, OKS 0.99, every layer int8; README INT8 table)."""
+    out, _ = trained_pose_int8
+    card = load_card(out / f"rtmpose-t-{target}-int8")
+    fidelity, calibration = card.fidelity, card.calibration
+    assert fidelity["split"] == "held-out" and fidelity["crops"] >= 90
+    assert fidelity["keypoint_px_mean"] <= 1.0, fidelity
+    assert fidelity["keypoint_px_p95"] <= 3.0, fidelity
+    assert fidelity["oks_mean"] >= 0.95 and fidelity["score_correlation"] >= 0.98, fidelity
+    assert calibration["int8_layers"] >= 0.85 * calibration["quantizable_layers"], calibration
+    assert calibration["sources"] == ["vtest.avi#0-635"]
+    check = calibration["holdout_check"]
+    assert check["holds"] and check["budget_px"] == float(ACCURATE_BUDGET), check
+
+
+@pytest.mark.slow
+def test_trained_rtmpose_int8_runs_integer_kernels(trained_pose_int8, tmp_path):
+    """ncnn quantizes the SimCC head's Gemm layers; onnxruntime's CPU provider fuses the QDQ convs into
+    QLinearConv; LiteRT runs the GAU and the output layers with 16-bit activations."""
+    import onnx
+    import onnxruntime as ort
+
+    out, _ = trained_pose_int8
+    param = next((out / "rtmpose-t-ncnn-int8").glob("*.param")).read_text().splitlines()
+    gemms = [line for line in param if line.startswith("Gemm")]
+    assert len(gemms) >= 5 and all(" 18=2" in line for line in gemms)
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(out / "rtmpose-t-onnx-int8" / "rtmpose-t.onnx"), options,
+                         providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
+    assert ops.count("QLinearConv") >= 30 and "Conv" not in ops, sorted(set(ops))
+    tflite = load_card(out / "rtmpose-t-tflite-int8").calibration
+    assert len(tflite["int16_activation_layers"]) == 5, tflite   # the GAU (3 units) and the 2 outputs
+
+
 @pytest.fixture(scope="module")
 def pose_int8(tmp_path_factory):
     """Every pose model, all targets, every layer int8 (--max-error off): the route, not the accuracy — the
