@@ -240,8 +240,9 @@ def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout:
 
         report["coco_ap"] = {"annotations": Path(options.eval_coco[0]).name,
                              "fp32": coco_ap(fp32, *options.eval_coco), "int8": coco_ap(directory, *options.eval_coco)}
-    calibration["holdout_check"] = holdout_check(
-        error_px(measure(fp32, directory, search_samples(calib))), error_px(report), options.max_error)
+    seen = search["error_px"] if search and search["error_px"] is not None else \
+        error_px(measure(fp32, directory, search_samples(calib)))     # the search measured the final mix already
+    calibration["holdout_check"] = holdout_check(seen, error_px(report), options.max_error)
     if calibration["holdout_check"]["warning"]:
         log.warning("%s INT8: %s", card.format, calibration["holdout_check"]["warning"])
     int8_card = replace(int8_card, calibration=calibration,
