@@ -20,11 +20,10 @@ from edgepose.calibration.fidelity import detection_fidelity, error_px, pose_fid
 from edgepose.calibration.observers import METHODS, TensorObserver
 from edgepose.calibration.sources import MIN_DET_SCORE, Sample, load_samples, split_holdout
 from edgepose.runtimes.backends import BackendOptions, open_backend
-from edgepose.runtimes.card import InputSpec, ModelCard, load_card
-from edgepose.runtimes.detector import Detector, letterbox
+from edgepose.runtimes.card import ModelCard, load_card
+from edgepose.runtimes.detector import Detector, detector_inputs
 from edgepose.runtimes.errors import ConfigError, EdgeposeError, ExportError
-from edgepose.runtimes.pose import PoseModel
-from edgepose.runtimes.preprocess import crop_person, to_network_input
+from edgepose.runtimes.pose import PoseModel, pose_inputs
 from edgepose.runtimes.timing import time_calls
 
 log = logging.getLogger(__name__)
@@ -74,15 +73,12 @@ def calibration_sets(task: str, options) -> tuple[list[Sample], list[Sample], li
 
 
 def network_inputs(samples: list[Sample], card: ModelCard) -> np.ndarray:
-    """(N, 3, H, W) float32 inputs, prepared exactly as the runtime prepares them for this card."""
-    spec = InputSpec("x", [1, 3, card.input.height, card.input.width], "NCHW", "float32", card.input.color,
-                     card.input.mean, card.input.std)
-    size = (card.input.height, card.input.width)
+    """(N, 3, H, W) float32 inputs, made by the runtime's own preprocessing for this card (in NCHW whatever
+    the card's layout: the observers work on NCHW)."""
+    nchw = replace(card, input=replace(card.input, layout="NCHW", shape=[1, 3, card.input.height, card.input.width]))
     if card.task == "pose":
-        crops = [crop_person(s.image, s.box, size[::-1], card.bbox_padding)[0] for s in samples]
-    else:
-        crops = [letterbox(s.image, size, int(card.decoder.get("letterbox_pad_value", 114)))[0] for s in samples]
-    return to_network_input(np.stack(crops), spec)
+        return np.concatenate([pose_inputs(nchw, s.image, s.box[None])[0] for s in samples])
+    return np.concatenate([detector_inputs(nchw, s.image)[0] for s in samples])
 
 
 class _Quantizer:

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     int8.add_argument("--int8", action="store_true", help="also write an INT8 artifact per target")
     int8.add_argument("--calib", nargs="+", action="extend", metavar="PATH", default=[],
                       help="calibration data: image folders, COCO keypoint .json files (their person boxes are used "
-                           "for pose models), videos; several allowed")
+                           "for pose models), videos (clip.mp4#0-635 takes frames 0..635 only); several allowed")
     int8.add_argument("--calib-det", metavar="DIR",
                       help="detector artifact that finds the people in --calib images/videos for pose models")
     int8.add_argument("--holdout", nargs="+", action="extend", metavar="PATH", default=[],
