@@ -105,6 +105,23 @@ def _fuse_conv_output(node, initializers: dict, x_scale: float, w_scales: np.nda
     return inits
 
 
+def _topological(nodes: list, available: set[str]) -> list:
+    """`nodes` in an order where every input is produced first (stable: already sorted runs stay as they are)."""
+    produced, ordered, pending = set(available) | {""}, [], list(nodes)
+    while pending:
+        rest = []
+        for node in pending:
+            if all(i in produced for i in node.input):
+                ordered.append(node)
+                produced.update(node.output)
+            else:
+                rest.append(node)
+        if len(rest) == len(pending):
+            raise ExportError(f"QDQ graph: node {rest[0].name} reads a tensor nothing produces")
+        pending = rest
+    return ordered
+
+
 def write_qdq(src: Path, dst: Path, ranges: dict[str, tuple[float, float]],
               output_ranges: dict[str, tuple[float, float]] | None = None) -> list[str]:
     """Write `src` with Q/DQ in front of the nodes named in `ranges` (node → activation (low, high)) and, for the
@@ -157,19 +174,16 @@ def write_qdq(src: Path, dst: Path, ranges: dict[str, tuple[float, float]],
         node.input[1] = f"{tag}_dq"
         if output_ranges and name in output_ranges and node.op_type == "Conv":
             new_inits += _fuse_conv_output(node, initializers, x_scale, scales, output_ranges[name], new_nodes)
-    # insert each new node right before its first consumer, keeping the graph topologically sorted
-    ordered, placed = [], set()
+    # each new node goes right after the producer of the tensor it reads, then the whole graph is sorted
+    # topologically (a fused conv's output Q/DQ produces the tensor other Q/DQ nodes read)
     graph_inputs = {i.name for i in graph.input} | set(initializers)
-    for tensor, extra in new_nodes.items():
-        if tensor in graph_inputs:
-            ordered += extra
-            placed.add(tensor)
+    draft = [n for tensor, extra in new_nodes.items() if tensor in graph_inputs for n in extra]
     for node in graph.node:
-        ordered.append(node)
-        for out in node.output:
-            if out in new_nodes and out not in placed:
-                ordered += new_nodes[out]
-                placed.add(out)
+        draft.append(node)
+        draft += [n for out in node.output for n in new_nodes.get(out, [])]
+    placed = {id(n) for n in draft}
+    draft += [n for extra in new_nodes.values() for n in extra if id(n) not in placed]
+    ordered = _topological(draft, graph_inputs | {i.name for i in new_inits})
     del graph.node[:]
     graph.node.extend(ordered)
     graph.initializer.extend(new_inits)

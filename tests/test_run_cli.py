@@ -71,7 +71,7 @@ def test_video_with_detection_skipping(artifacts, tmp_path):
     assert all(isinstance(p["id"], int) for r in records for p in r["persons"])
     cap = cv2.VideoCapture(str(video))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 795
-    summary = re.search(r"^795 frames, detector on (\d+) \(\d+%\), [\d.]+ FPS; threads: pose 1, det 1; "
+    summary = re.search(r"^795 frames, detector on (\d+) \(\d+%\), [\d.]+ FPS; threads: pose 1, det 1; device: [^;]+; "
                         r"ms/frame: pre ([\d.]+), det ([\d.]+), pose ([\d.]+)", result.stdout, re.M)
     assert summary, result.stdout
     assert int(summary.group(1)) == detected and all(float(v) > 0 for v in summary.groups()[1:])
