@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from edgepose.runtimes.card import OutputSpec
+from edgepose.runtimes.errors import ConfigError
 
 from .download import sha256_of
 from .onnx_export import export_onnx
@@ -74,8 +75,6 @@ def onnx_source(path: Path, fields: dict[str, Any], scratch: Path) -> ModelSourc
     model, input_name, shape = load_static_onnx(path, fields.get("input_shape"))
     names = tuple(o.name for o in model.graph.output)
     if len(fields["outputs"]) != len(names):
-        from edgepose.runtimes.errors import ConfigError
-
         raise ConfigError(f"{path.name} has {len(names)} outputs ({', '.join(names)}); the card fields describe "
                           f"{len(fields['outputs'])}")
     stem = fields.get("name") or path.stem

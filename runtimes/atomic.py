@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .card import CARD_NAME
 from .errors import ConfigError
 
-CARD_FILE = "edgepose.json"
 CACHE_DIR = "trt_cache"   # TensorRT engines a runtime built beside the model (runtimes/devices.py)
 
 
@@ -27,10 +27,10 @@ def check_replaceable(final: Path, overwrite: bool) -> None:
         raise ConfigError(f"{final} exists and is not an artifact directory; --overwrite replaces only artifact "
                           "directories: move it away or choose another --output")
     try:
-        files = json.loads((final / CARD_FILE).read_text()).get("files", {})
-        owned = {CARD_FILE, CACHE_DIR, *(str(name) for name in files.values())}
+        files = json.loads((final / CARD_NAME).read_text()).get("files", {})
+        owned = {CARD_NAME, CACHE_DIR, *(str(name) for name in files.values())}
     except (OSError, ValueError, AttributeError):
-        raise ConfigError(f"{final} exists and holds no readable {CARD_FILE}; --overwrite replaces only "
+        raise ConfigError(f"{final} exists and holds no readable {CARD_NAME}; --overwrite replaces only "
                           "artifact directories: move it away or choose another --output") from None
     foreign = sorted(p.name for p in final.iterdir() if p.name not in owned)
     if foreign:
