@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -132,9 +133,21 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
 
 def convert_source(source: ModelSource, output: Path, plan: list[tuple[str, str]], options: ConvertOptions,
                    probe: ProbeInput, scratch: Path, report: "ConversionReport | None" = None) -> list[Path]:
-    """Every (target, precision) of `plan` for one source, each written and verified atomically."""
+    """Every (target, precision) of `plan` for one source, each written and verified atomically. Each target
+    exports once into `scratch`; its fp32 and fp16 artifacts are copies of that export (fp16 then cast)."""
+    exports: dict[str, tuple[Path, Exported] | Exception] = {}
+
     def write(target: str, precision: str, directory: Path) -> None:
-        write_verified(source, target, precision, directory, options, probe)
+        if target not in exports:
+            folder = Path(tempfile.mkdtemp(prefix=f"export-{target}-", dir=scratch))
+            try:
+                exports[target] = (folder, TARGETS[target].export(source, folder))
+            except Exception as exc:  # noqa: BLE001 (remembered: the next precision of this target fails alike)
+                exports[target] = exc
+        export = exports[target]
+        if isinstance(export, Exception):
+            raise export
+        write_verified(source, target, precision, directory, options, probe, export)
 
     return write_plan(plan, lambda t, p: output / artifact_name(source.name, t, p), source.task, options, write,
                       scratch, report)
@@ -241,10 +254,15 @@ def int8_options(options: ConvertOptions) -> Int8Options:
 
 
 def write_verified(source: ModelSource, target: str, precision: str, directory: Path, options: ConvertOptions,
-                   probe: ProbeInput) -> ModelCard:
-    """Write one fp32/fp16 artifact of `source` into `directory` and verify it against the source's reference
-    (unless told not to); a disagreement is an error."""
-    exported = TARGETS[target].export(source, directory, precision == "fp16")
+                   probe: ProbeInput, export: tuple[Path, Exported]) -> ModelCard:
+    """Write one fp32/fp16 artifact of `source` into `directory` from `export` (the folder a target's export
+    wrote and what it wrote) and verify it against the source's reference (unless told not to); a
+    disagreement is an error."""
+    folder, exported = export
+    for name in exported.files.values():
+        shutil.copyfile(folder / name, directory / name)
+    if precision == "fp16":
+        TARGETS[target].cast_fp16(directory, exported)
     card = build_card(source, TARGETS[target], exported, precision)
     card.save(directory)
     if options.verify:

@@ -1,8 +1,10 @@
 """fp32 artifact → INT8 artifact: calibrate, rank layers by sensitivity, keep the most sensitive in float
 until the error budget is met, write, and measure the result against the fp32 artifact on held-out data.
 
-One class per target knows its quantizable layers, how to observe their inputs and how to write a model
-with a chosen set of them in int8; everything else (ranking, search, report) is shared.
+Each target's `Int8Writer` (converters/targets/) knows its quantizable layers, how to observe their inputs
+and how to write a model with a chosen set of them in int8; the stages here (calibrate, rank, search,
+write, report) are shared. A trial model the backend cannot load or run (`ModelRefused`) counts as over
+budget; any other error is a bug and propagates.
 """
 from __future__ import annotations
 
@@ -17,22 +19,21 @@ from typing import Any, Callable
 import numpy as np
 
 from edgepose.calibration.fidelity import detection_fidelity, error_px, pose_fidelity
-from edgepose.calibration.observers import METHODS, TensorObserver
+from edgepose.calibration.observers import METHODS
 from edgepose.calibration.sources import MIN_DET_SCORE, Sample, load_samples, split_holdout
 from edgepose.runtimes.backends import BackendOptions, open_backend
 from edgepose.runtimes.card import ModelCard, load_card
 from edgepose.runtimes.detector import Detector, detector_inputs
-from edgepose.runtimes.errors import ConfigError, EdgeposeError, ExportError
+from edgepose.runtimes.errors import ConfigError, ExportError, ModelRefused
 from edgepose.runtimes.pose import PoseModel, pose_inputs
 from edgepose.runtimes.timing import time_calls
+
+from .targets import INT8_WRITERS, Calibration, Int8Model, Int8Writer
 
 log = logging.getLogger(__name__)
 
 SENSITIVITY_INPUTS = 8      # calibration inputs used to rank layers
 SEARCH_SAMPLES = 24         # calibration samples used to check the budget during the search
-TFLITE_INT16_OUTPUTS = True # LiteRT int16x8 for the units writing model outputs and RTMPose's GAU (TFLiteInt8)
-TFLITE_INT16_SCOPE = "RTMCCBlock_gau"  # litert-torch op scope of RTMCCHead's gated attention unit
-ONNX_FUSED_CONV = True      # Q/DQ on conv outputs too, so onnxruntime's CPU provider runs QLinearConv
 HOLDOUT_SLACK = 1.25        # held-out error may pass the budget by this factor unwarned (p95 px moves in steps)
 DISAGREE = 2.0              # held-out error this many times the calibration error gives a warning
 PRUNE_TRIALS = 24           # most trials of the pass that returns float layers to int8 after the bisection
@@ -81,170 +82,89 @@ def network_inputs(samples: list[Sample], card: ModelCard) -> np.ndarray:
     return np.concatenate([detector_inputs(nchw, s.image)[0] for s in samples])
 
 
-class _Quantizer:
-    """One target's INT8 writer: `layers` (quantizable, graph order), `collect` (observe their inputs on the
-    fp32 model), `write` (a model with the given layers in int8)."""
-    layers: list[str]
-    int16_units: list[str] = []      # int8 layers written with 16-bit activations (TFLite outputs)
-
-    def card_for(self, card: ModelCard) -> ModelCard:
-        """The card for the last model written (tensor names may change)."""
-        return card
-
-
-class NcnnInt8(_Quantizer):
-    def __init__(self, fp32: Path, card: ModelCard) -> None:
-        from .ncnn_int8 import quantizable
-
-        self.fp32, self.card = fp32, card
-        self.param, self.bin = fp32 / card.files["param"], fp32 / card.files["bin"]
-        self.layers = [layer.name for layer in quantizable(self.param)]
-
-    def collect(self, inputs: np.ndarray, progress) -> dict[str, TensorObserver]:
-        from .ncnn_int8 import collect_stats
-
-        return collect_stats(self.param, self.bin, self.card.input.name, inputs, progress)
-
-    def write(self, directory: Path, observers: dict[str, TensorObserver], method: str,
-              int8_layers: list[str]) -> dict[str, Any]:
-        from .ncnn_int8 import write_int8
-
-        result = write_int8(self.param, self.bin, directory / self.param.name, directory / self.bin.name,
-                            {n: observers[n].threshold(method) for n in int8_layers})
-        (directory / f"{self.param.stem}.table").write_text("\n".join(result.table) + "\n")
-        return {"param": self.param.name, "bin": self.bin.name}
-
-
-class OnnxInt8(_Quantizer):
-    def __init__(self, fp32: Path, card: ModelCard) -> None:
-        import onnx
-
-        from .onnx_qdq import quantizable
-
-        self.fp32, self.card = fp32, card
-        self.model = fp32 / card.files["model"]
-        self.layers = [n.name for n in quantizable(onnx.load(str(self.model)))]
-
-    def collect(self, inputs: np.ndarray, progress) -> dict[str, TensorObserver]:
-        from .onnx_qdq import collect_stats
-
-        return collect_stats(self.model, inputs, progress)
-
-    def write(self, directory: Path, observers: dict[str, TensorObserver], method: str,
-              int8_layers: list[str]) -> dict[str, Any]:
-        from .onnx_qdq import output_key, write_qdq
-
-        outputs = {n: observers[output_key(n)].range(method) for n in int8_layers if output_key(n) in observers}
-        write_qdq(self.model, directory / self.model.name, {n: observers[n].range(method) for n in int8_layers},
-                  outputs if ONNX_FUSED_CONV else None)
-        return {"model": self.model.name}
-
-
-class TFLiteInt8(_Quantizer):
-    def __init__(self, fp32: Path, card: ModelCard) -> None:
-        from .tflite_int8 import io_names, layer_units, unquantizable_outputs
-
-        self.fp32, self.card = fp32, card
-        self.model = fp32 / card.files["model"]
-        self.units = layer_units(self.model)
-        self.always_float = unquantizable_outputs(self.model)
-        self.layers = list(self.units)
-        _, outputs = io_names(self.model)
-        self.output_keys = {tensor: key for key, tensor in outputs.items()}  # fp32 tensor name → signature key
-        # units writing a model output, and RTMPose's gated attention unit, get 16-bit activations (int8
-        # weights): an int8 output has 256 levels over the whole logit range, too coarse for SimCC's flat peaks,
-        # so the argmax moves. Distilled RTMPose-t, 128 held-out crops, mean shift / 1-thread ms: all-int8
-        # 2.2 px; int16 outputs 1.11 px / 3.2 ms; + GAU 0.97 px / 3.6 ms; + the whole head (its 7×7 conv too)
-        # 0.95 px / 7.0 ms (int16 convs are slow in LiteRT); head and outputs float 0.86 px; fp32 8.9 ms
-        if TFLITE_INT16_OUTPUTS:
-            self.int16_units = [n for n in self.layers if set(self.units[n]) & set(self.output_keys)
-                                or TFLITE_INT16_SCOPE in n]
-        self.sample: np.ndarray | None = None
-
-    def collect(self, inputs: np.ndarray, progress) -> dict[str, TensorObserver]:
-        from .tflite_int8 import collect_stats
-
-        nhwc = np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))
-        self.sample = nhwc[:1]
-        return collect_stats(self.model, nhwc, progress)
-
-    def write(self, directory: Path, observers: dict[str, TensorObserver], method: str,
-              int8_layers: list[str]) -> dict[str, Any]:
-        from .tflite_int8 import io_names, write_int8
-
-        int8 = set(int8_layers)
-        dst = directory / self.model.name
-        float_ops = self.always_float + [op for name in self.layers if name not in int8 for op in self.units[name]]
-        int16_ops = [op for name in self.int16_units if name in int8 for op in self.units[name]]
-        write_int8(self.model, dst, observers, method, float_ops, self.sample, int16_ops)
-        input_name, outputs = io_names(dst)
-        self.renamed = {"input": input_name,
-                        "outputs": [outputs[self.output_keys[o.name]] for o in self.card.outputs]}
-        return {"model": self.model.name}
-
-    def card_for(self, card: ModelCard) -> ModelCard:
-        """The card with the tensor names of the last model written (QUANTIZE/DEQUANTIZE rename the edges)."""
-        return replace(card, input=replace(card.input, name=self.renamed["input"]),
-                       outputs=[replace(o, name=n) for o, n in zip(card.outputs, self.renamed["outputs"])])
-
-
-QUANTIZERS = {"ncnn": NcnnInt8, "onnx": OnnxInt8, "tflite": TFLiteInt8}
-
-
-def _card(quantizer: _Quantizer, card: ModelCard, **changes) -> ModelCard:
-    return quantizer.card_for(replace(card, **changes))
+def int8_card(card: ModelCard, model: Int8Model, **changes: Any) -> ModelCard:
+    """`card` for the INT8 model a writer wrote: its files and (where writing renamed them) tensor names."""
+    card = replace(card, files=model.files, precision="int8", **changes)
+    if model.input_name is not None:
+        card = replace(card, input=replace(card.input, name=model.input_name))
+    if model.output_names is not None:
+        card = replace(card, outputs=[replace(o, name=n) for o, n in zip(card.outputs, model.output_names)])
+    return card
 
 
 def quantize_artifact(fp32: Path, directory: Path, calib: list[Sample], holdout: list[Sample],
                       options: Int8Options, sources: list[str]) -> ModelCard:
     """Write the INT8 version of the fp32 artifact `fp32` into `directory` (an empty directory) and return its
-    card, with `calibration` and `fidelity` filled in."""
+    card, with `calibration` and `fidelity` filled in. The stages: calibrate → choose the int8 layers (rank +
+    search, or the mix given) → write → report."""
     card = load_card(fp32)
-    if card.format not in QUANTIZERS:
-        raise ConfigError(f"INT8 for {card.format} artifacts is not available yet (available: {', '.join(QUANTIZERS)})")
-    quantizer = QUANTIZERS[card.format](fp32, card)
-    if not quantizer.layers:
+    if card.format not in INT8_WRITERS:
+        raise ConfigError(f"INT8 for {card.format} artifacts is not available yet "
+                          f"(available: {', '.join(INT8_WRITERS)})")
+    writer = INT8_WRITERS[card.format](fp32, card)
+    if not writer.layers:
         raise ConfigError(f"{fp32.name} has no layer that can run in int8")
     start = time.perf_counter()
     inputs = network_inputs(calib, card)
-    with _bar(options, len(inputs), f"calibrate {card.format}") as bar:
-        observers = quantizer.collect(inputs, bar)
-    int8_layers, search = list(quantizer.layers), None
+    calibration = calibrate(writer, inputs, options, card.format)
     with tempfile.TemporaryDirectory(prefix="edgepose-int8-") as scratch:
-        trial = _Trial(quantizer, card, fp32, Path(scratch), observers, options.method)
-        if options.float_layers is not None:
-            int8_layers = _explicit_mix(quantizer.layers, options.float_layers)
-        elif options.max_error is not None:
-            int8_layers, search = trial.search(lambda: trial.sensitivity(inputs[:SENSITIVITY_INPUTS], options),
-                                               calib, options)
-        speed = _speed(trial, fp32, int8_layers, quantizer.layers)
-    files = quantizer.write(directory, observers, options.method, int8_layers)
-    float_layers = [n for n in quantizer.layers if n not in int8_layers]
-    calibration = {"method": options.method, "samples": len(calib), "sources": sources,
-                   "int8_layers": len(int8_layers), "float_layers": float_layers,
-                   "int16_activation_layers": [n for n in quantizer.int16_units if n in int8_layers],
-                   "quantizable_layers": len(quantizer.layers), "max_error_px": options.max_error,
-                   "search": search, "latency_ms_1_thread": speed, "seconds": round(time.perf_counter() - start, 1)}
-    int8_card = _card(quantizer, card, files=files, precision="int8", calibration=calibration, verification=None)
-    int8_card.save(directory)
+        trials = _Trials(writer, card, fp32, Path(scratch), calibration)
+        int8_layers, search = choose_int8_layers(trials, inputs, calib, options)
+        speed = _speed(trials, fp32, int8_layers)
+    model = writer.write(directory, calibration, int8_layers)
+    summary = {"method": options.method, "samples": len(calib), "sources": sources,
+               "int8_layers": len(int8_layers), "float_layers": [n for n in writer.layers if n not in int8_layers],
+               "int16_activation_layers": [n for n in writer.int16_layers if n in int8_layers],
+               "quantizable_layers": len(writer.layers), "max_error_px": options.max_error,
+               "search": search, "latency_ms_1_thread": speed, "seconds": round(time.perf_counter() - start, 1)}
+    return report(fp32, directory, int8_card(card, model, calibration=summary, verification=None), calib, holdout,
+                  options)
+
+
+def calibrate(writer: Int8Writer, inputs: np.ndarray, options: Int8Options, label: str = "") -> Calibration:
+    """Stage 1: observe every quantizable layer's activations over the calibration inputs."""
+    with _bar(options, len(inputs), f"calibrate {label}".strip()) as bar:
+        observers = writer.collect(inputs, bar)
+    return Calibration(observers, options.method, inputs[:1])
+
+
+def choose_int8_layers(trials: "_Trials", inputs: np.ndarray, calib: list[Sample], options: Int8Options
+                       ) -> tuple[list[str], dict[str, Any] | None]:
+    """Stages 2–3: the layers to write in int8 — the mix given by name, every layer (no budget), or the
+    fewest float layers within the budget (ranking by sensitivity, then search); with the search's summary."""
+    layers = trials.writer.layers
+    if options.float_layers is not None:
+        return _explicit_mix(layers, options.float_layers), None
+    if options.max_error is None:
+        return list(layers), None
+    return trials.search(lambda: trials.sensitivity(inputs[:SENSITIVITY_INPUTS], options), calib, options)
+
+
+def report(fp32: Path, directory: Path, card: ModelCard, calib: list[Sample], holdout: list[Sample],
+           options: Int8Options) -> ModelCard:
+    """Stage 5: measure the written INT8 artifact against fp32 on held-out samples (COCO AP too when asked),
+    check the budget holds there, and save the card. The card is saved first without the report because
+    the runtime measures the artifact as it lies on disk."""
+    card.save(directory)
     try:
-        report = measure(fp32, directory, holdout)
-    except Exception as exc:
+        fidelity = measure(fp32, directory, holdout)
+    except ModelRefused as exc:
         raise ExportError(f"the INT8 {card.format} model does not run in edgepose.runtimes: {exc}") from exc
     if options.eval_coco is not None:
         from edgepose.calibration.coco_eval import coco_ap
 
-        report["coco_ap"] = {"annotations": Path(options.eval_coco[0]).name,
-                             "fp32": coco_ap(fp32, *options.eval_coco), "int8": coco_ap(directory, *options.eval_coco)}
+        fidelity["coco_ap"] = {"annotations": Path(options.eval_coco[0]).name,
+                               "fp32": coco_ap(fp32, *options.eval_coco), "int8": coco_ap(directory, *options.eval_coco)}
+    search = card.calibration["search"]
     seen = search["error_px"] if search and search["error_px"] is not None else \
         error_px(measure(fp32, directory, search_samples(calib)))     # the search measured the final mix already
-    calibration["holdout_check"] = holdout_check(seen, error_px(report), options.max_error)
-    if calibration["holdout_check"]["warning"]:
-        log.warning("%s INT8: %s", card.format, calibration["holdout_check"]["warning"])
-    int8_card = replace(int8_card, calibration=calibration,
-                        fidelity={"against": f"{fp32.name} (fp32)", "split": "held-out", **report})
-    int8_card.save(directory)
-    return int8_card
+    check = holdout_check(seen, error_px(fidelity), options.max_error)
+    if check["warning"]:
+        log.warning("%s INT8: %s", card.format, check["warning"])
+    card = replace(card, calibration={**card.calibration, "holdout_check": check},
+                   fidelity={"against": f"{fp32.name} (fp32)", "split": "held-out", **fidelity})
+    card.save(directory)
+    return card
 
 
 def _explicit_mix(layers: list[str], float_layers: tuple[str, ...]) -> list[str]:
@@ -279,13 +199,12 @@ def holdout_check(calib_error: float, holdout_error: float, budget: float | None
             "holdout_error_px": _finite(holdout_error), "holds": holds, "warning": warning}
 
 
-def _speed(trial: "_Trial", fp32: Path, int8_layers: list[str], all_layers: list[str], runs: int = 20
-           ) -> dict[str, float]:
+def _speed(trials: "_Trials", fp32: Path, int8_layers: list[str], runs: int = 20) -> dict[str, float]:
     """Median single-input latency (ms, 1 thread, this machine) of fp32, this INT8 mix and all-layers INT8:
     what the layers kept float cost in speed."""
-    variants = {"fp32": fp32, "int8": trial.build(int8_layers)}
-    if len(int8_layers) < len(all_layers):
-        variants["int8_all_layers"] = trial.build(list(all_layers))
+    variants = {"fp32": fp32, "int8": trials.build(int8_layers)}
+    if len(int8_layers) < len(trials.writer.layers):
+        variants["int8_all_layers"] = trials.build(list(trials.writer.layers))
     result = {}
     for name, directory in variants.items():
         card = load_card(directory)
@@ -302,20 +221,20 @@ def measure(fp32: Path, int8: Path, samples: list[Sample]) -> dict[str, Any]:
     return detection_fidelity(Detector(fp32), Detector(int8), samples)
 
 
-class _Trial:
+class _Trials:
     """Writes candidate models with a given set of int8 layers into a scratch directory and scores them."""
 
-    def __init__(self, quantizer, card: ModelCard, fp32: Path, scratch: Path, observers, method: str) -> None:
-        self.quantizer, self.card, self.fp32, self.scratch = quantizer, card, fp32, scratch
-        self.observers, self.method = observers, method
+    def __init__(self, writer: Int8Writer, card: ModelCard, fp32: Path, scratch: Path,
+                 calibration: Calibration) -> None:
+        self.writer, self.card, self.fp32, self.scratch = writer, card, fp32, scratch
+        self.calibration = calibration
         self.count = 0
 
     def build(self, int8_layers: list[str]) -> Path:
         self.count += 1
         directory = self.scratch / f"trial{self.count}"
         directory.mkdir()
-        files = self.quantizer.write(directory, self.observers, self.method, int8_layers)
-        _card(self.quantizer, self.card, files=files, precision="int8").save(directory)
+        int8_card(self.card, self.writer.write(directory, self.calibration, int8_layers)).save(directory)
         return directory
 
     def sensitivity(self, inputs: np.ndarray, options: Int8Options) -> list[tuple[str, float]]:
@@ -323,13 +242,13 @@ class _Trial:
         feed = inputs if self.card.input.layout == "NCHW" else np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))
         reference = _outputs(open_backend(self.card, self.fp32), feed)
         scores = []
-        with _bar(options, len(self.quantizer.layers), "rank layers") as bar:
-            for name in self.quantizer.layers:
+        with _bar(options, len(self.writer.layers), "rank layers") as bar:
+            for name in self.writer.layers:
                 directory = self.build([name])
                 try:
                     got = _outputs(open_backend(load_card(directory), directory), feed)
                     score = max(_one_minus_cos(r, g) for r, g in zip(reference, got))
-                except _backend_errors() as exc:  # a backend that cannot run this layer in int8: keep it float first
+                except ModelRefused as exc:  # a backend that cannot run this layer in int8: keep it float first
                     log.info("layer %s does not run in int8 (%s); ranked most sensitive", name, exc)
                     score = float("inf")
                 scores.append((name, score))
@@ -342,16 +261,16 @@ class _Trial:
         """Fewest float layers whose error on calibration samples is within budget (see `fewest_float`). The
         all-int8 model is checked first: when it fits, the ranking (one model per layer) is never built."""
         samples = search_samples(calib)
-        position = {name: i for i, name in enumerate(self.quantizer.layers)}
+        position = {name: i for i, name in enumerate(self.writer.layers)}
         tried: dict[tuple[str, ...], float] = {}
 
         def error(float_layers: frozenset[str]) -> float:
             key = tuple(sorted(float_layers, key=position.__getitem__))
             if key not in tried:
-                directory = self.build([n for n in self.quantizer.layers if n not in float_layers])
+                directory = self.build([n for n in self.writer.layers if n not in float_layers])
                 try:
                     tried[key] = error_px(measure(self.fp32, directory, samples))
-                except _backend_errors() as exc:  # the backend refused this mix: over budget
+                except ModelRefused as exc:  # the backend refused this mix: over budget
                     log.info("mixed precision: %d float layers does not run (%s)", len(key), exc)
                     tried[key] = float("inf")
                 shutil.rmtree(directory)
@@ -372,19 +291,7 @@ class _Trial:
         summary = {"tried": [[len(k), _finite(v)] for k, v in tried.items()],
                    "trials": len(tried), "samples": len(samples), "error_px": _finite(error(keep_float)),
                    "ranking_top": [[n, _finite(s, 6)] for n, s in ranking[:10]]}
-        return [n for n in self.quantizer.layers if n not in keep_float], summary
-
-
-def _backend_errors() -> tuple[type[BaseException], ...]:
-    """What a backend raises when it refuses a model (our errors, LiteRT/ncnn RuntimeError/ValueError,
-    onnxruntime's own exception types, which do not derive from RuntimeError)."""
-    errors: tuple[type[BaseException], ...] = (EdgeposeError, RuntimeError, ValueError)
-    try:
-        from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
-    except ImportError:
-        return errors
-    return errors + (ort_state.Fail, ort_state.InvalidArgument, ort_state.InvalidGraph, ort_state.NotImplemented,
-                     ort_state.RuntimeException)
+        return [n for n in self.writer.layers if n not in keep_float], summary
 
 
 def _finite(value: float, digits: int = 4) -> float | None:

@@ -1,7 +1,7 @@
-"""ONNX → NCNN through pnnx, with fp32 or fp16 weights.
+"""ONNX → NCNN through pnnx, with fp32 weights.
 
 pnnx writes fp16 weights unless told `fp16=0`; an fp32 artifact must say so (measured on MMPose's RTMPose-t:
-fp16 weights move outputs by 8.6e-3 relative, fp32 by 5.6e-5). For fp16 artifacts pnnx still writes fp32 and
+fp16 weights move outputs by 8.6e-3 relative, fp32 by 5.6e-5). fp16 artifacts are cast from this fp32 export:
 `ncnn_bin.cast_weights_fp16` stores only weights of ≥ 4096 elements as fp16, the policy of the ONNX writer
 (casting every weight, as pnnx does, drops LiteHRNet-30's heatmap cosine to 0.991).
 
@@ -22,8 +22,7 @@ from pathlib import Path
 
 from edgepose.runtimes.errors import ExportError
 
-from .ncnn_bin import cast_weights_fp16
-from .onnx_export import FP16_MIN_ELEMENTS, FP16_SAFE_KEY
+from .onnx_export import FP16_SAFE_KEY
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class NcnnFiles:
     fp16_safe: bool            # the ONNX came from an edgepose model whose graph cannot overflow fp16
 
 
-def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[int, ...], fp16: bool,
+def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[int, ...],
                 timeout: float = 600.0) -> NcnnFiles:
     """Run pnnx on `onnx_path` and write `<stem>.param` / `<stem>.bin` into `directory`.
 
@@ -67,10 +66,6 @@ def export_ncnn(onnx_path: Path, directory: Path, stem: str, input_shape: tuple[
     if unsupported:
         raise ExportError(f"pnnx left operators ncnn cannot run: {', '.join(unsupported)} (ncnn has no such layer)")
     input_name, output_names = _io_blobs(param)
-    if fp16:
-        half = binary.with_suffix(".fp16.bin")
-        cast_weights_fp16(param, binary, half, FP16_MIN_ELEMENTS)
-        half.replace(binary)
     return NcnnFiles(param.name, binary.name, input_name, output_names, _fp16_safe(onnx_path))
 
 

@@ -1,4 +1,4 @@
-"""PyTorch → TFLite with litert-torch (no TensorFlow; keeps torch 2.13), fp32 or fp16 weights.
+"""PyTorch → TFLite with litert-torch (no TensorFlow; keeps torch 2.13), and the fp16 weight cast.
 
 Why not onnx2tf: it needs TensorFlow (2.5 GB) and mis-converted MMPose's own RTMPose-t ONNX here (the
 head's 17×8×6 → 17×48 flatten came out transposed). litert-torch traces the PyTorch model directly.
@@ -47,8 +47,8 @@ class TFLiteFiles:
 
 
 def export_tflite(model: nn.Module, directory: Path, stem: str, input_shape_nhwc: tuple[int, int, int, int],
-                  output_names: tuple[str, ...], fp16: bool) -> TFLiteFiles:
-    """Convert `model` (NCHW) to `<stem>.tflite` with NHWC input; fp16 casts weights to float16."""
+                  output_names: tuple[str, ...]) -> TFLiteFiles:
+    """Convert `model` (NCHW) to `<stem>.tflite` with NHWC input."""
     try:
         import litert_torch
     except ImportError as exc:
@@ -63,8 +63,6 @@ def export_tflite(model: nn.Module, directory: Path, stem: str, input_shape_nhwc
         edge_model.export(str(path))
     except Exception as exc:  # litert-torch raises many unrelated types
         raise ExportError(f"litert-torch could not convert {stem}: {str(exc).splitlines()[0][:200]}") from exc
-    if fp16:
-        _cast_weights_fp16(path)
     return TFLiteFiles(path.name, *_tensor_names(path, output_names))
 
 
@@ -99,7 +97,8 @@ def op_scope(tensor_names: list[str]) -> str:
     return "^(?:" + "|".join(re.escape(name) for name in tensor_names) + ");"
 
 
-def _cast_weights_fp16(path: Path) -> None:
+def cast_weights_fp16(path: Path) -> None:
+    """Store the CONV_2D / FULLY_CONNECTED weights of ≥ FP16_MIN_ELEMENTS in `path` as float16, in place."""
     from ai_edge_quantizer import quantizer
 
     config = {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"}, "compute_precision": "FLOAT",

@@ -24,7 +24,7 @@ import numpy as np
 from .board import physical_cores
 from .card import ModelCard
 from .devices import check_device, check_onnx_session, ncnn_vulkan, onnx_providers, tflite_delegates
-from .errors import BackendUnavailable, ConfigError
+from .errors import BackendUnavailable, ConfigError, ModelRefused
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,21 @@ class Backend:
         self.fixed_batch = card.input.shape[0] if card.input.shape[0] > 0 else None
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        if self.fixed_batch is None or x.shape[0] == self.fixed_batch:
-            return self._run_batch(x)
-        if self.fixed_batch != 1:
+        """Outputs by card name. A backend's own failure to compute the model raises `ModelRefused`."""
+        if self.fixed_batch is not None and x.shape[0] != self.fixed_batch and self.fixed_batch != 1:
             raise ConfigError(f"model takes batch {self.fixed_batch}, got {x.shape[0]}")
-        parts = [self._run_batch(x[i:i + 1]) for i in range(x.shape[0])]
+        try:
+            if self.fixed_batch is None or x.shape[0] == self.fixed_batch:
+                return self._run_batch(x)
+            parts = [self._run_batch(x[i:i + 1]) for i in range(x.shape[0])]
+        except self.native_errors() as exc:
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelRefused(f"{self.card.format} backend could not run the model: {first_line}") from exc
         return {name: np.concatenate([p[name] for p in parts]) for name in self.output_names}
+
+    def native_errors(self) -> tuple[type[BaseException], ...]:
+        """The exception types the backend library raises when it fails to compute a model."""
+        return ()
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -95,6 +104,12 @@ class OnnxRuntimeBackend(Backend):
         except Exception as exc:  # onnxruntime's load errors derive from Exception only
             raise _unreadable(path, "onnxruntime", exc) from exc
         self.device = check_onnx_session(options.device, self.session)
+
+    def native_errors(self) -> tuple[type[BaseException], ...]:
+        # onnxruntime's error types derive from Exception only, not RuntimeError
+        from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+        return (state.Fail, state.InvalidArgument, state.InvalidGraph, state.NotImplemented, state.RuntimeException)
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         outs = self.session.run(self.output_names, {self.card.input.name: x})
@@ -121,6 +136,9 @@ class TFLiteBackend(Backend):
         if missing:
             raise ConfigError(f"TFLite model has no outputs {missing}; it has {sorted(outputs)}")
         self.outputs = [outputs[n] for n in self.output_names]
+
+    def native_errors(self) -> tuple[type[BaseException], ...]:
+        return (RuntimeError, ValueError)   # LiteRT's invoke / resize failures
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         if tuple(self.input["shape"]) != x.shape:
@@ -153,9 +171,9 @@ def _model_file(card: ModelCard, directory: Path, role: str) -> Path:
     return directory / card.files[role]
 
 
-def _unreadable(path: Path, reader: str, exc: BaseException) -> ConfigError:
+def _unreadable(path: Path, reader: str, exc: BaseException) -> ModelRefused:
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return ConfigError(f"{reader} cannot load {path.name} in {path.parent} ({first_line}); the file is corrupt or "
+    return ModelRefused(f"{reader} cannot load {path.name} in {path.parent} ({first_line}); the file is corrupt or "
                        f"truncated: copy or convert the artifact again")
 
 
@@ -211,7 +229,7 @@ class NcnnBackend(Backend):
             for name in self.output_names:
                 ret, mat = ex.extract(name)
                 if ret != 0:
-                    raise ConfigError(f"ncnn could not compute output {name!r} (error {ret})")
+                    raise ModelRefused(f"ncnn could not compute output {name!r} (error {ret})")
                 result[name] = np.array(mat)[None].copy()
         del sample
         return result

@@ -10,6 +10,11 @@ class ConfigError(EdgeposeError):
     """Bad user input: an unknown model name, an invalid option, a malformed model card."""
 
 
+class ModelRefused(ConfigError):
+    """A backend cannot load or run a model file (corrupt, truncated, or using what this build cannot do,
+    such as an int8 layer a kernel lacks). The message carries the backend's own first line."""
+
+
 class CheckpointError(EdgeposeError):
     """A checkpoint that cannot be read or does not fit the model it is loaded into."""
 

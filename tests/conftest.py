@@ -1,6 +1,7 @@
 """Shared fixtures. Real-data tests read ../shared (beside the repository) and skip when it is absent."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,3 +54,34 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int = 1, co
     assert len(lines) == 1, result.stderr[-3000:]
     assert contains.lower() in lines[0].lower(), (contains, lines[0])
     return lines[0]
+
+
+ZOO_TARGETS = ("onnx", "ncnn", "tflite")
+COCO_TEST_DATA = SHARED / "data" / "mmpose" / "tests" / "data" / "coco"
+
+
+def zoo_verify_args(model: str) -> list[str]:
+    """--weights and a real verification input for a zoo model: MMPose's reference crop, or a COCO image."""
+    if model == "rtmdet-nano":
+        return ["--weights", str(need(RTMDET_ONNX)), "--verify-image", str(COCO_TEST_DATA / "000000196141.jpg")]
+    info = json.loads(reference(model, "facts.json").read_text())["image"]
+    return ["--weights", str(reference(model, "checkpoint_published.pth")), "--verify-image", str(SHARED / info["path"]),
+            "--verify-box", ",".join(str(v) for v in info["bbox_xyxy"])]
+
+
+@pytest.fixture(scope="session")
+def zoo_artifacts(tmp_path_factory) -> tuple[Path, dict[str, subprocess.CompletedProcess]]:
+    """Every zoo model converted once for the whole run, one `convert` per model (each target exported once):
+    {onnx, ncnn, tflite} × {fp32, fp16}, plus for pose models every layer INT8 (`--max-error off`: the
+    reference weights are random, so this proves the route, not the accuracy), calibrated on the 31
+    ground-truth persons of the shared COCO json. Returns (output folder, the finished process per model)."""
+    out = tmp_path_factory.mktemp("zoo")
+    runs = {}
+    for model in (*POSE_MODELS, "rtmdet-nano"):
+        int8 = [] if model == "rtmdet-nano" else [
+            "--int8", "--max-error", "off", "--calib", str(need(SHARED / "data" / "combined_coco17_gt.json"))]
+        result = run_cli("convert", model, "--target", ",".join(ZOO_TARGETS), "--precision", "fp32,fp16", *int8,
+                         "-o", str(out), "--no-progress", *zoo_verify_args(model))
+        assert result.returncode == 0, f"{model}: {result.stderr}"
+        runs[model] = result
+    return out, runs

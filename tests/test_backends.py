@@ -14,7 +14,7 @@ import pytest
 
 from edgepose.runtimes.backends import BackendOptions, open_backend, physical_cores
 from edgepose.runtimes.card import load_card
-from edgepose.runtimes.errors import ConfigError
+from edgepose.runtimes.errors import ConfigError, ModelRefused
 from edgepose.runtimes.pose import PoseModel
 from edgepose.runtimes.third_party import wrap
 
@@ -86,8 +86,19 @@ def test_corrupt_or_truncated_model_file_is_one_config_error(artifacts, tmp_path
     name = card.files[role]
     (directory / name).write_bytes((artifacts[target] / name).read_bytes()[:cut])
     card.save(directory)
-    with pytest.raises(ConfigError, match=f"cannot load {name}.*corrupt or truncated"):
+    with pytest.raises(ModelRefused, match=f"cannot load {name}.*corrupt or truncated"):
         open_backend(card, directory)
+
+
+@pytest.mark.parametrize("target", ["onnx", "tflite"])
+def test_a_model_the_backend_cannot_compute_is_model_refused(artifacts, target):
+    """The backend library's own failure inside `run` (here: an input it cannot take) comes out as the one
+    `ModelRefused` error the INT8 search counts as "this mix does not run", with the library's first line."""
+    backend = _open(artifacts[target], 1)
+    shape = [1 if d < 0 else d for d in backend.card.input.shape]
+    bad = np.zeros(shape[:-1] + [shape[-1] + 7], np.float64)   # wrong width and dtype
+    with pytest.raises(ModelRefused, match=f"{target} backend could not run the model: ."):
+        backend.run(bad)
 
 
 def _int8_output_movenet(directory: Path) -> Path:

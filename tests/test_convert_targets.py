@@ -11,32 +11,15 @@ from edgepose.runtimes.backends import BackendOptions
 from edgepose.runtimes.card import load_card
 from edgepose.runtimes.pose import PoseModel
 
-from .conftest import POSE_MODELS, RTMDET_ONNX, SHARED, need, reference, run_cli
+from .conftest import POSE_MODELS, SHARED, ZOO_TARGETS, need, reference, run_cli
 
-COCO = SHARED / "data" / "mmpose" / "tests" / "data" / "coco"
-TARGETS = ("onnx", "ncnn", "tflite")
-
-
-def verify_args(model: str) -> list[str]:
-    if model == "rtmdet-nano":
-        return ["--weights", str(need(RTMDET_ONNX)), "--verify-image", str(COCO / "000000196141.jpg")]
-    info = json.loads(reference(model, "facts.json").read_text())["image"]
-    return ["--weights", str(reference(model, "checkpoint_published.pth")), "--verify-image", str(SHARED / info["path"]),
-            "--verify-box", ",".join(str(v) for v in info["bbox_xyxy"])]
+TARGETS = ZOO_TARGETS
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory):
-    """Convert every model to every target and precision once; returns (output dir, stdout per model)."""
-    out = tmp_path_factory.mktemp("matrix")
-    logs = {}
-    for model in (*POSE_MODELS, "rtmdet-nano"):
-        for precision in ("fp32", "fp16"):
-            result = run_cli("convert", model, "--target", ",".join(TARGETS), "--precision", precision,
-                             "-o", str(out), *verify_args(model))
-            assert result.returncode == 0, f"{model} {precision}: {result.stderr}"
-            logs[(model, precision)] = result.stdout
-    return out
+def matrix(zoo_artifacts):
+    """Every model × target × precision, converted once per test run (conftest.zoo_artifacts)."""
+    return zoo_artifacts[0]
 
 
 @pytest.mark.slow

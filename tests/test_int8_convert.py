@@ -155,16 +155,12 @@ def test_trained_rtmpose_int8_runs_integer_kernels(trained_pose_int8, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def pose_int8(tmp_path_factory):
-    """Every pose model, all targets, every layer int8 (--max-error off): the route, not the accuracy — the
-    reference weights are random."""
-    out = tmp_path_factory.mktemp("pose-int8")
+def pose_int8(zoo_artifacts):
+    """Every pose model, all targets, every layer int8 (--max-error off), from the run's shared conversion
+    (conftest.zoo_artifacts): the route, not the accuracy — the reference weights are random."""
+    out, runs = zoo_artifacts
     for model in POSE_MODELS:
-        result = run_cli("convert", model, "--weights", str(reference(model, "checkpoint_published.pth")),
-                         "--target", "all", "--int8", "--precision", "fp32", "--max-error", "off",
-                         "--calib", str(need(DATA / "combined_coco17_gt.json")), "-o", str(out), "--no-progress")
-        assert result.returncode == 0, f"{model}: {result.stderr}"
-        assert "person crops (fewer than 100)" in result.stderr   # 31 ground-truth persons: warned
+        assert "person crops (fewer than 100)" in runs[model].stderr   # 31 ground-truth persons: warned
     return out
 
 

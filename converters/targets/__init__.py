@@ -1,15 +1,17 @@
 """Conversion targets: one module per artifact format, each a `Target` (export + capabilities). Everything
 that lists targets — `TARGETS`, the CLI's --target choices, the plan of a conversion — derives from here.
-To add a target: a module with a Target subclass, one line in `_ALL`, and a backend for its format in
-runtimes/backends.py `BACKENDS` (which also makes the model card accept the format); docs/architecture.md."""
+To add a target: a module with a Target subclass (and, for INT8, its Int8Writer), one line in `_ALL`, and a
+backend for its format in runtimes/backends.py `BACKENDS` (which also makes the model card accept the
+format); docs/architecture.md."""
 from __future__ import annotations
 
-from .base import Exported, Target
+from .base import Calibration, Exported, Int8Model, Int8Writer, Target
 from .ncnn import NcnnTarget
 from .onnx import OnnxTarget
 from .tflite import TFLiteTarget
 
 _ALL: tuple[Target, ...] = (OnnxTarget(), NcnnTarget(), TFLiteTarget())
 TARGETS: dict[str, Target] = {target.name: target for target in _ALL}
+INT8_WRITERS: dict[str, type[Int8Writer]] = {t.name: t.int8_writer for t in _ALL if t.int8_writer is not None}
 
-__all__ = ["Exported", "TARGETS", "Target"]
+__all__ = ["Calibration", "Exported", "Int8Model", "INT8_WRITERS", "Int8Writer", "TARGETS", "Target"]

@@ -1,24 +1,64 @@
-"""NCNN artifacts: the source's ONNX through pnnx (see converters/ncnn_export.py)."""
+"""NCNN artifacts: the source's ONNX through pnnx (converters/ncnn_export.py); INT8 by our own writer of
+ncnn's int8 format (converters/ncnn_int8.py)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from edgepose.calibration.observers import TensorObserver
+from edgepose.runtimes.card import ModelCard
 from edgepose.runtimes.errors import ExportError
 
 from ..model_source import ModelSource
+from ..ncnn_bin import cast_weights_fp16
 from ..ncnn_export import export_ncnn
+from ..onnx_export import FP16_MIN_ELEMENTS
 from ..quiet import quiet
-from .base import Exported, Target
+from .base import Calibration, Exported, Int8Model, Int8Writer, Target
+
+
+class NcnnInt8(Int8Writer):
+    """Convolution / ConvolutionDepthWise / InnerProduct and constant-B Gemm layers, per-channel int8 weights,
+    one input scale per layer from the observed threshold; an ncnn2table-style `.table` beside the model."""
+
+    def __init__(self, fp32: Path, card: ModelCard) -> None:
+        from ..ncnn_int8 import quantizable
+
+        self.param, self.bin = fp32 / card.files["param"], fp32 / card.files["bin"]
+        self.input_name = card.input.name
+        self.layers = [layer.name for layer in quantizable(self.param)]
+
+    def collect(self, inputs: np.ndarray, progress: Any) -> dict[str, TensorObserver]:
+        from ..ncnn_int8 import collect_stats
+
+        return collect_stats(self.param, self.bin, self.input_name, inputs, progress)
+
+    def write(self, directory: Path, calibration: Calibration, int8_layers: list[str]) -> Int8Model:
+        from ..ncnn_int8 import write_int8
+
+        thresholds = {n: calibration.observers[n].threshold(calibration.method) for n in int8_layers}
+        result = write_int8(self.param, self.bin, directory / self.param.name, directory / self.bin.name, thresholds)
+        (directory / f"{self.param.stem}.table").write_text("\n".join(result.table) + "\n")
+        return Int8Model({"param": self.param.name, "bin": self.bin.name})
 
 
 class NcnnTarget(Target):
     name = "ncnn"
     layout = "NCHW"
+    int8_writer = NcnnInt8
 
-    def export(self, source: ModelSource, directory: Path, fp16: bool) -> Exported:
+    def export(self, source: ModelSource, directory: Path) -> Exported:
         with quiet("pnnx"):
-            ncnn = export_ncnn(source.onnx, directory, source.name, tuple(source.input_shape), fp16)
+            ncnn = export_ncnn(source.onnx, directory, source.name, tuple(source.input_shape))
         if len(ncnn.output_names) != len(source.outputs):
             raise ExportError(f"pnnx produced {len(ncnn.output_names)} outputs, expected {len(source.outputs)}")
         return Exported({"param": ncnn.param, "bin": ncnn.bin}, ncnn.input_name, list(ncnn.output_names),
                         list(source.input_shape), {"fp16_safe": ncnn.fp16_safe})
+
+    def cast_fp16(self, directory: Path, exported: Exported) -> None:
+        param, binary = directory / exported.files["param"], directory / exported.files["bin"]
+        half = binary.with_suffix(".fp16.bin")
+        cast_weights_fp16(param, binary, half, FP16_MIN_ELEMENTS)
+        half.replace(binary)
