@@ -14,6 +14,8 @@ import numpy as np
 
 from edgepose.runtimes.errors import ExportError
 
+from .ncnn_param import NcnnParam
+
 TAG_FP32 = 0x00000000
 TAG_FP32_RAW = 0x0002C056
 TAG_FP16 = 0x01306B47
@@ -27,25 +29,11 @@ _WEIGHTLESS = {"Input", "Split", "Concat", "Slice", "BinaryOp", "UnaryOp", "Pool
                "Noop", "Cast"}
 
 
-def _params(tokens: list[str]) -> dict[int, int]:
-    """Scalar `key=value` layer parameters as integers (array and float-only keys are not needed here)."""
-    params = {}
-    for token in tokens:
-        key, _, value = token.partition("=")
-        if key.lstrip("-").isdigit() and int(key) >= 0 and "," not in value:
-            params[int(key)] = int(float(value))
-    return params
-
-
 def blob_layout(param: Path) -> list[tuple[str, list[tuple[int, int]]]]:
     """Per layer with weights: (name, [(element count, TAGGED or RAW), ...]) in file order."""
     layout = []
-    for line in param.read_text().splitlines()[2:]:
-        parts = line.split()
-        if len(parts) < 4:
-            continue
-        kind, name, n_in, n_out = parts[0], parts[1], int(parts[2]), int(parts[3])
-        g = _params(parts[4 + n_in + n_out:]).get
+    for layer in NcnnParam.read(param).layers:
+        kind, name, g = layer.kind, layer.name, layer.int_param
         if kind in ("Convolution", "ConvolutionDepthWise", "Deconvolution", "DeconvolutionDepthWise"):
             blobs = [(g(6, 0), TAGGED)] + ([(g(0, 0), RAW)] if g(5, 0) else [])
         elif kind == "InnerProduct":

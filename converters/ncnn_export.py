@@ -22,6 +22,7 @@ from pathlib import Path
 
 from edgepose.runtimes.errors import ExportError
 
+from .ncnn_param import NcnnParam
 from .onnx_export import FP16_SAFE_KEY
 
 
@@ -100,24 +101,13 @@ def _unknown_layer_types(param: Path) -> list[str]:
         import ncnn
     except ImportError as exc:
         raise ExportError("the ncnn runtime checks pnnx's output; pip install 'edgepose[ncnn]'") from exc
-    kinds = {line.split()[0] for line in param.read_text().splitlines()[2:] if line.split()}
-    return sorted(k for k in kinds if ncnn.create_layer(k) is None)
+    return sorted(k for k in NcnnParam.read(param).kinds if ncnn.create_layer(k) is None)
 
 
 def _io_blobs(param: Path) -> tuple[str, list[str]]:
-    """The Input layer's blob and the blobs no layer consumes (the outputs), in file order."""
-    produced, consumed, input_name = [], set(), None
-    for line in param.read_text().splitlines()[2:]:
-        parts = line.split()
-        if len(parts) < 4:
-            continue
-        kind, n_in, n_out = parts[0], int(parts[2]), int(parts[3])
-        bottoms, tops = parts[4:4 + n_in], parts[4 + n_in:4 + n_in + n_out]
-        consumed.update(bottoms)
-        if kind == "Input":
-            input_name = tops[0]
-        produced += tops
-    outputs = [b for b in produced if b not in consumed and b != input_name]
+    """The Input layer's blob and the blobs no layer consumes (the outputs, in the ONNX output order)."""
+    model = NcnnParam.read(param)
+    input_name, outputs = model.input_blob, model.output_blobs
     if input_name is None or not outputs:
         raise ExportError(f"{param.name} has no Input layer or no outputs")
-    return input_name, sorted(outputs, key=lambda name: int(name[3:]) if name[3:].isdigit() else name)
+    return input_name, outputs

@@ -14,7 +14,7 @@ quantizable layer, as ncnn2table does; thresholds come from `calibration.observe
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,45 +23,23 @@ from edgepose.calibration.observers import TensorObserver, weight_scales
 from edgepose.runtimes.errors import ExportError
 
 from .ncnn_bin import TAG_INT8, read_weights
+from .ncnn_param import NcnnLayer, NcnnParam
 
 INT8_TYPES = {"Convolution": 2, "ConvolutionDepthWise": 1, "InnerProduct": 2, "Gemm": 2}   # type → int8 term
 INT8_KEY = {"Gemm": "18"}     # the param key of the int8 term where it is not 8= (Gemm: quantize_term)
-
-
-@dataclass(frozen=True)
-class NcnnLayer:
-    kind: str
-    name: str
-    bottoms: list[str]
-    tops: list[str]
-    params: dict[str, str]      # "key" → "value" as written
-
-
-def parse_param(param: Path) -> tuple[list[str], list[NcnnLayer]]:
-    """(header lines, layers) of an ncnn .param file."""
-    lines = param.read_text().splitlines()
-    layers = []
-    for line in lines[2:]:
-        parts = line.split()
-        if len(parts) < 4:
-            continue
-        n_in, n_out = int(parts[2]), int(parts[3])
-        params = dict(token.split("=", 1) for token in parts[4 + n_in + n_out:])
-        layers.append(NcnnLayer(parts[0], parts[1], parts[4:4 + n_in], parts[4 + n_in:4 + n_in + n_out], params))
-    return lines[:2], layers
 
 
 def quantizable(param: Path) -> list[NcnnLayer]:
     """The layers ncnn can run in int8, in file order. A Gemm qualifies when its B is a constant weight stored
     row-per-output (transB=1) and A is the activation: ncnn then quantizes A per row at run time (dynamic), so
     its calibrated threshold is not used; B gets one static scale."""
-    return [layer for layer in parse_param(param)[1] if layer.kind in INT8_TYPES and
+    return [layer for layer in NcnnParam.read(param).layers if layer.kind in INT8_TYPES and
             (layer.kind != "Gemm" or _int8_gemm(layer))]
 
 
 def _int8_gemm(layer: NcnnLayer) -> bool:
-    p = layer.params.get
-    return p("4", "0") == "0" and p("5", "0") == "1" and p("3", "0") == "1"
+    g = layer.int_param
+    return g(4, 0) == 0 and g(5, 0) == 1 and g(3, 0) == 1
 
 
 def collect_stats(param: Path, binary: Path, input_name: str, inputs: np.ndarray,
@@ -99,10 +77,10 @@ def _round_away(x: np.ndarray) -> np.ndarray:
 
 def _weight_levels(layer: NcnnLayer) -> int:
     """ncnn2table's rule: 3×3 stride-1 dilation-1 Convolutions get 6-bit weights (Winograd int8 headroom)."""
-    p = layer.params.get
-    kw, kh = int(p("1", "0")), int(p("11", p("1", "0")))
-    sw, sh = int(p("3", "1")), int(p("13", p("3", "1")))
-    dw, dh = int(p("2", "1")), int(p("12", p("2", "1")))
+    g = layer.int_param
+    kw, kh = g(1, 0), g(11, g(1, 0))
+    sw, sh = g(3, 1), g(13, g(3, 1))
+    dw, dh = g(2, 1), g(12, g(2, 1))
     return 31 if layer.kind == "Convolution" and (kw, kh, sw, sh, dw, dh) == (3, 3, 1, 1, 1, 1) else 127
 
 
@@ -115,28 +93,27 @@ class Int8Result:
 def write_int8(param: Path, binary: Path, out_param: Path, out_bin: Path, input_thresholds: dict[str, float]
                ) -> Int8Result:
     """Write an int8 model quantizing exactly the layers in `input_thresholds` (name → |x| threshold)."""
-    header, layers = parse_param(param)
+    model = NcnnParam.read(param)
     weights = read_weights(param, binary)
-    by_name = {layer.name: layer for layer in layers}
+    by_name = {layer.name: layer for layer in model.layers}
     unknown = [n for n in input_thresholds if n not in by_name or by_name[n].kind not in INT8_TYPES]
     if unknown:
         raise ExportError(f"cannot quantize {unknown[:3]}: not Convolution / ConvolutionDepthWise / InnerProduct / "
                           "Gemm with a constant transposed B")
-    lines, out, table, quantized = list(header), bytearray(), [], []
-    for layer in layers:
-        tokens = [f"{k}={v}" for k, v in layer.params.items()]
+    layers, out, table, quantized = [], bytearray(), [], []
+    for layer in model.layers:
         if layer.name in input_thresholds:
             blob, table_rows = _quantized_blob(layer, weights[layer.name][1], input_thresholds[layer.name])
-            key = INT8_KEY.get(layer.kind, "8")
-            tokens = [t for t in tokens if not t.startswith(f"{key}=")] + [f"{key}={INT8_TYPES[layer.kind]}"]
+            key = INT8_KEY.get(layer.kind, "8")   # the int8 term goes last, replacing any written before
+            params = {k: v for k, v in layer.params.items() if k != key} | {key: str(INT8_TYPES[layer.kind])}
+            layer = replace(layer, params=params)
             out += blob
             table += table_rows
             quantized.append(layer.name)
         elif layer.name in weights:
             out += weights[layer.name][0]
-        lines.append(" ".join([f"{layer.kind:<24} {layer.name:<24} {len(layer.bottoms)} {len(layer.tops)}",
-                               *layer.bottoms, *layer.tops, *tokens]))
-    out_param.write_text("\n".join(lines) + "\n")
+        layers.append(layer)
+    replace(model, layers=tuple(layers)).write(out_param)
     out_bin.write_bytes(bytes(out))
     return Int8Result(quantized, table)
 
@@ -144,7 +121,7 @@ def write_int8(param: Path, binary: Path, out_param: Path, out_bin: Path, input_
 def _gemm_blob(layer: NcnnLayer, arrays: list[np.ndarray]) -> tuple[bytes, list[str]]:
     """Gemm quantize_term 2: int8 B (N rows of K, one scale for the whole matrix), then C as it was, then the
     B scale; A is quantized per row at run time. No table row (ncnn2int8 writes none for Gemm either)."""
-    n, k = int(layer.params["8"]), int(layer.params["9"])
+    n, k = layer.int_param(8), layer.int_param(9)
     weight = arrays[0].reshape(n, k)
     scale = weight_scales(weight.reshape(1, -1))[0] or np.float32(1.0)
     q = np.clip(_round_away(weight * scale), -127, 127).astype(np.int8).tobytes()
@@ -158,11 +135,10 @@ def _gemm_blob(layer: NcnnLayer, arrays: list[np.ndarray]) -> tuple[bytes, list[
 def _quantized_blob(layer: NcnnLayer, arrays: list[np.ndarray], threshold: float) -> tuple[bytes, list[str]]:
     if layer.kind == "Gemm":
         return _gemm_blob(layer, arrays)
-    p = layer.params.get
-    num_output = int(p("0"))
+    num_output = layer.int_param(0)
     weight = arrays[0]
     if layer.kind == "ConvolutionDepthWise":
-        groups = int(p("7", "1"))
+        groups = layer.int_param(7, 1)
         rows = weight.reshape(groups, -1)
     else:
         rows = weight.reshape(num_output, -1)

@@ -14,13 +14,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from edgepose.runtimes.errors import ExportError
 
 from .onnx_export import FP16_MIN_ELEMENTS
+from .tflite_inspect import TFLiteModel
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +76,9 @@ FP16_CAST_OPS = ("CONV_2D", "FULLY_CONNECTED")
 
 def weighted_ops(path: Path) -> list[tuple[str, str, int]]:
     """(op type, output tensor name, weight element count) of every op with a constant weight input."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    ops = []
-    for op in interpreter._get_ops_details():  # noqa: SLF001 (the only op-level listing LiteRT offers)
-        inputs = [i for i in op["inputs"] if i >= 0]
-        if len(inputs) < 2 or not len(op["outputs"]):
-            continue
-        weight = tensors[inputs[1]]
-        ops.append((op["op_name"], tensors[op["outputs"][0]]["name"], int(np.prod(weight["shape"]))))
-    return ops
+    model = TFLiteModel(path)
+    return [(op.type, model.name(op.outputs[0]), op.weight_elements) for op in model.ops
+            if op.weight_elements is not None and op.outputs]
 
 
 def op_scope(tensor_names: list[str]) -> str:
@@ -119,15 +110,8 @@ def cast_weights_fp16(path: Path) -> None:
 
 def _tensor_names(path: Path, output_names: tuple[str, ...]) -> tuple[str, list[str]]:
     """Interpreter tensor names of the signature's input and of each named output."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    signature = interpreter.get_signature_runner()
-    inputs = signature.get_input_details()
-    outputs = signature.get_output_details()
+    inputs, outputs = TFLiteModel(path).signature()
     missing = [n for n in output_names if n not in outputs]
     if missing or "input" not in inputs:
         raise ExportError(f"{path.name}: signature lacks {missing or ['input']}")
-    by_index = {d["index"]: d["name"] for d in interpreter.get_output_details()}
-    input_name = next(d["name"] for d in interpreter.get_input_details() if d["index"] == inputs["input"]["index"])
-    return input_name, [by_index[outputs[n]["index"]] for n in output_names]
+    return inputs["input"], [outputs[n] for n in output_names]

@@ -20,6 +20,7 @@ from edgepose.runtimes.errors import ExportError
 
 from .quiet import quiet
 from .tflite_export import op_scope
+from .tflite_inspect import TFLiteModel
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,8 @@ UNQUANTIZABLE_OPS = ("TRANSPOSE_CONV",)
 
 
 def unquantizable_outputs(path: Path) -> list[str]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    names = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
-    return [names[op["outputs"][0]] for op in interpreter._get_ops_details()  # noqa: SLF001
-            if op["op_name"] in UNQUANTIZABLE_OPS and len(op["outputs"])]
+    model = TFLiteModel(path)
+    return [model.name(op.outputs[0]) for op in model.ops if op.type in UNQUANTIZABLE_OPS and op.outputs]
 
 
 def layer_units(path: Path) -> dict[str, list[str]]:
@@ -49,18 +46,15 @@ def layer_units(path: Path) -> dict[str, list[str]]:
     up to the next one (its activation, adds, concats…), keyed by the weighted op's output tensor name and
     listing every member op's output tensor. Full-integer TFLite quantizes elementwise ops too, so keeping
     only a conv in float would leave its SiLU in int8."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    names = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
+    model = TFLiteModel(path)
     units: dict[str, list[str]] = {}
     pending: list[str] = []
     current: str | None = None
-    for op in interpreter._get_ops_details():  # noqa: SLF001 (graph order; the only op listing LiteRT offers)
-        outputs = [names[i] for i in op["outputs"] if i >= 0]
+    for op in model.ops:
+        outputs = [model.name(i) for i in op.outputs]
         if not outputs:
             continue
-        if op["op_name"] in LAYER_OPS:
+        if op.type in LAYER_OPS:
             current = outputs[0]
             units[current] = pending + outputs
             pending = []
@@ -88,18 +82,15 @@ def _recipe(float_ops: list[str], int16_ops: list[str] = ()) -> list[dict]:
 
 def collect_stats(path: Path, inputs_nhwc: np.ndarray, progress=None) -> dict[str, TensorObserver]:
     """Observers for every tensor that static quantization needs a range for, keyed by tensor name."""
-    from ai_edge_litert.interpreter import Interpreter
     from ai_edge_quantizer import quantizer
 
     with warnings.catch_warnings(), quiet("ai-edge-quantizer"):
         warnings.simplefilter("ignore")
         wanted = quantizer.Quantizer(str(path), _recipe([])).calibrate(
             {"serving_default": [{"input": inputs_nhwc[:1]}]}, num_threads=1)
-    with warnings.catch_warnings():  # "intended for debugging": keeping every tensor is what calibration needs
-        warnings.simplefilter("ignore")
-        interpreter = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True)
+    model = TFLiteModel(path, preserve_all_tensors=True)
+    interpreter, index = model.interpreter, model.index
     interpreter.allocate_tensors()
-    index = {d["name"]: d["index"] for d in interpreter.get_tensor_details()}
     names = [n for n in wanted if n in index]
     observers = {n: TensorObserver(seed=i, sample_size=OBSERVER_SAMPLE) for i, n in enumerate(names)}
     runner = interpreter.get_signature_runner()
@@ -135,11 +126,5 @@ def write_int8(src: Path, dst: Path, observers: dict[str, TensorObserver], metho
 
 def io_names(path: Path) -> tuple[str, dict[str, str]]:
     """(input tensor name, {signature output key: tensor name}) of a TFLite file."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    signature = interpreter.get_signature_runner()
-    by_index = {d["index"]: d["name"] for d in interpreter.get_tensor_details()}
-    inputs = signature.get_input_details()
-    outputs = signature.get_output_details()
-    return by_index[inputs["input"]["index"]], {key: by_index[d["index"]] for key, d in outputs.items()}
+    inputs, outputs = TFLiteModel(path).signature()
+    return inputs["input"], outputs

@@ -180,10 +180,11 @@ def test_ncnn_int8_layer_matches_numpy_integer_arithmetic(tmp_path, kind, pick):
     import torch
 
     from edgepose.converters.ncnn_bin import read_weights
-    from edgepose.converters.ncnn_int8 import parse_param, write_int8
+    from edgepose.converters.ncnn_int8 import write_int8
+    from edgepose.converters.ncnn_param import NcnnParam
 
     param, binary = need(RTMDET_NCNN / "rtmdet-nano.param"), RTMDET_NCNN / "rtmdet-nano.bin"
-    _, layers = parse_param(param)
+    layers = NcnnParam.read(param).layers
     input_name = next(layer.tops[0] for layer in layers if layer.kind == "Input")
     layer = next(layer for layer in layers if layer.kind == kind and int(layer.params.get("9", "0")) == 0 and pick(layer))
     x = np.random.default_rng(0).standard_normal((3, 320, 320)).astype(np.float32)
