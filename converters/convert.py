@@ -262,7 +262,7 @@ def write_verified(source: ModelSource, target: str, precision: str, directory: 
     for name in exported.files.values():
         shutil.copyfile(folder / name, directory / name)
     if precision == "fp16":
-        TARGETS[target].cast_fp16(directory, exported)
+        exported = TARGETS[target].cast_fp16(directory, exported)
     card = build_card(source, TARGETS[target], exported, precision)
     card.save(directory)
     if options.verify:

@@ -39,6 +39,8 @@ class ModelSource:
     reference: Reference                # what each artifact must reproduce
     against: str                        # what `reference` is, for the card: "pytorch" | "onnxruntime (source)"
     card: dict[str, Any]                # card fields the model file cannot say: colour, mean/std, decoder, ...
+    head_split_onnx: Path | None = None  # models with `fp32_head`: the same ONNX with the head's inputs as
+                                         # extra outputs after the model's own (where ncnn cuts the head off)
 
     @property
     def input_hw(self) -> tuple[int, int]:
@@ -61,8 +63,26 @@ def zoo_source(spec: ModelSpec, model: nn.Module, checkpoint: dict[str, Any], sc
             "decoder": dict(spec.decoder), **card_metadata(spec),
             "source": {"model": spec.name, "family": spec.family, "config": spec.config, **checkpoint,
                        "official_url": spec.url, "reported_coco_ap": spec.ap, "opset": opset}}
+    split = None
+    if getattr(model, "fp32_head", False):
+        split = scratch / f"{spec.name}.head-split.onnx"
+        with quiet("torch.onnx.export"):
+            export_onnx(_WithHeadInputs(model), split, shape, (*names, "head_input"), dynamic_batch=False, opset=opset)
     return ModelSource(spec.name, spec.task, path, "input", names, lambda: model, names, shape, spec.task == "pose",
-                       outputs, torch_reference(model), "pytorch", card)
+                       outputs, torch_reference(model), "pytorch", card, split)
+
+
+class _WithHeadInputs(nn.Module):
+    """The model's outputs, then the head's input (`forward_features`), as one more output."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.fp16_safe = getattr(model, "fp16_safe", False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        features = self.model.forward_features(x)
+        return (*self.model.forward_head(features), features)
 
 
 def onnx_source(path: Path, fields: dict[str, Any], scratch: Path) -> ModelSource:

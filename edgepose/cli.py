@@ -196,9 +196,10 @@ def _add_run_parser(sub) -> None:
     run.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints and boxes")
     run.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped crop (2x pose cost)")
     run.add_argument("--threads", type=int, metavar="N", help="CPU threads per backend (default: backend's choice)")
-    run.add_argument("--ncnn-fp16", action="store_true",
-                     help="ncnn: fp16 storage and arithmetic (ARMv8.2 cores: Pi 5, Jetson Orin). Off by default: "
-                          "under emulation it moved low-score keypoints by up to 34 px (README, Raspberry Pi)")
+    run.add_argument("--ncnn-fp16", action=argparse.BooleanOptionalAction, default=None,
+                     help="ncnn: fp16 storage and arithmetic. Default: on for edgepose fp16 artifacts of fp16-safe "
+                          "models (RTMPose; its head stays fp32) on CPUs with fp16 arithmetic (Pi 5, Jetson Orin), "
+                          "off otherwise; --no-ncnn-fp16 keeps fp32 (README, Raspberry Pi)")
     run.add_argument("--async", dest="async_mode", choices=["auto", "on", "off"], default="auto",
                      help="video: run the detector on the next frame in a second thread while the pose model runs "
                           "(same results, sooner on multi-core CPUs); auto = on with 4 or more physical cores")

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BackendOptions:
     threads: int | None = None    # CPU threads; None = physical cores, without busy-waiting (see above)
-    ncnn_fp16: bool = False       # ncnn: fp16 storage + arithmetic (ARMv8.2 fast path; x86 mostly ignores it)
+    ncnn_fp16: bool | None = None  # ncnn: fp16 storage + arithmetic (ARMv8.2 fast path); None = on for cards
+                                   # that allow it (`source.fp16_arithmetic`) on CPUs that have it (ncnn_fp16_default)
     ncnn_bf16: bool = False       # ncnn: bf16 storage
     ncnn_int8: bool | None = None  # ncnn: int8 inference; None = on for int8 cards (required for them)
     device: str = "cpu"           # accelerator, per format (see runtimes/devices.py); refused if not available
@@ -198,41 +199,75 @@ def _tflite_interpreter():
 
 
 class NcnnBackend(Backend):
+    """ncnn with one net, or two: an artifact with `head_param`/`head_bin` keeps its head in a second net that
+    always runs with fp16 off, fed the body's output blobs (the head net's inputs, by name) — how an
+    edgepose fp16 RTMPose keeps its SimCC head exact while the body takes ncnn's fp16 fast path."""
+
     def __init__(self, card: ModelCard, directory: Path, options: BackendOptions) -> None:
         super().__init__(card)
         self.ncnn = ncnn = _require("ncnn", "ncnn")
-        self.net = ncnn.Net()
-        opt = self.net.opt
-        opt.use_vulkan_compute, self.device = ncnn_vulkan(options.device, ncnn)
+        vulkan, self.device = ncnn_vulkan(options.device, ncnn)
         self.threads, spin = resolve_threads(options)
-        opt.num_threads = self.threads
-        if not spin:
-            opt.openmp_blocktime = 0
-        opt.use_fp16_packed = opt.use_fp16_storage = opt.use_fp16_arithmetic = options.ncnn_fp16
-        opt.use_bf16_storage = options.ncnn_bf16
+        self.fp16 = ncnn_fp16_default(card, ncnn) if options.ncnn_fp16 is None else options.ncnn_fp16
         int8 = options.ncnn_int8 if options.ncnn_int8 is not None else card.precision == "int8"
         if card.precision == "int8" and not int8:
             raise ConfigError("an int8 ncnn model needs int8 inference on (ncnn crashes otherwise)")
-        opt.use_int8_inference = int8
-        param, weights = _model_file(card, directory, "param"), _model_file(card, directory, "bin")
-        if self.net.load_param(str(param)) != 0:
-            raise _unreadable(param, "ncnn", ValueError("not an ncnn .param file"))
-        if self.net.load_model(str(weights)) != 0:
-            raise _unreadable(weights, "ncnn", ValueError(f"weights do not fit {param.name}"))
+
+        def load(param_role: str, bin_role: str, fp16: bool):
+            net = ncnn.Net()
+            opt = net.opt
+            opt.use_vulkan_compute = vulkan
+            opt.num_threads = self.threads
+            if not spin:
+                opt.openmp_blocktime = 0
+            opt.use_fp16_packed = opt.use_fp16_storage = opt.use_fp16_arithmetic = fp16
+            opt.use_bf16_storage = options.ncnn_bf16
+            opt.use_int8_inference = int8
+            param, weights = _model_file(card, directory, param_role), _model_file(card, directory, bin_role)
+            if net.load_param(str(param)) != 0:
+                raise _unreadable(param, "ncnn", ValueError("not an ncnn .param file"))
+            if net.load_model(str(weights)) != 0:
+                raise _unreadable(weights, "ncnn", ValueError(f"weights do not fit {param.name}"))
+            return net
+
+        self.net = load("param", "bin", self.fp16)
+        self.head = load("head_param", "head_bin", False) if "head_param" in card.files else None
+        self.head_inputs = list(self.head.input_names()) if self.head is not None else []
+        if self.fp16:   # what really runs, for the run summary and the bench table
+            self.device += " (fp16" + (", head fp32)" if self.head is not None else ")")
         self.fixed_batch = 1  # ncnn runs one item per extractor
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         sample = np.ascontiguousarray(x[0], dtype=np.float32)  # kept alive until extraction is done
         with self.net.create_extractor() as ex:
             ex.input(self.card.input.name, self.ncnn.Mat(sample))
-            result = {}
-            for name in self.output_names:
-                ret, mat = ex.extract(name)
-                if ret != 0:
-                    raise ModelRefused(f"ncnn could not compute output {name!r} (error {ret})")
-                result[name] = np.array(mat)[None].copy()
+            if self.head is None:
+                result = self._extract(ex, self.output_names)
+            else:
+                features = self._extract(ex, self.head_inputs)
+                with self.head.create_extractor() as head:
+                    for name, value in features.items():
+                        head.input(name, self.ncnn.Mat(value[0]))
+                    result = self._extract(head, self.output_names)
         del sample
         return result
+
+    @staticmethod
+    def _extract(ex, names: list[str]) -> dict[str, np.ndarray]:
+        result = {}
+        for name in names:
+            ret, mat = ex.extract(name)
+            if ret != 0:
+                raise ModelRefused(f"ncnn could not compute blob {name!r} (error {ret})")
+            result[name] = np.array(mat)[None].copy()
+        return result
+
+
+def ncnn_fp16_default(card: ModelCard, ncnn) -> bool:
+    """ncnn fp16 storage + arithmetic by default only where both sides allow it: the card says its graph was
+    made for it (`source.fp16_arithmetic`: an edgepose fp16 artifact of an fp16-safe model, head kept fp32)
+    and the CPU computes in fp16 (ARMv8.2 asimdhp: Pi 5, Jetson Orin; not a Pi 4, not x86)."""
+    return bool(card.source.get("fp16_arithmetic")) and bool(ncnn.cpu_support_arm_asimdhp())
 
 
 BACKENDS = {"onnx": OnnxRuntimeBackend, "tflite": TFLiteBackend, "ncnn": NcnnBackend}

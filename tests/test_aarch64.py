@@ -128,7 +128,8 @@ def test_runtime_unit_tests_pass_emulated(cpu, capsys):
 
 @pytest.fixture(scope="module")
 def fp16_artifacts(tmp_path_factory) -> Path:
-    """Trained RTMPose-t and RTMDet-nano as edgepose-made NCNN fp32 + fp16 artifacts (no per-layer masks)."""
+    """Trained RTMPose-t and RTMDet-nano as edgepose-made NCNN fp32 + fp16 artifacts (no per-layer masks;
+    RTMPose-t's fp16 artifact keeps its SimCC head as a second, fp32 net)."""
     root = tmp_path_factory.mktemp("fp16-artifacts")
     for model, weights in (("rtmpose-t", DISTILLED), ("rtmdet-nano", RTMDET_ONNX)):
         result = run_cli("convert", model, "--weights", str(need(weights)), "--target", "ncnn", "--precision",
@@ -137,32 +138,39 @@ def fp16_artifacts(tmp_path_factory) -> Path:
     return root
 
 
-# Measured on emulated cortex-a76, fp16 arithmetic ON, fp16-weight artifacts, this crop / these images:
-# RTMPose-t raw SimCC max|diff| 0.023 (×1) / 0.032 (×100), keypoints mean 0.3–0.6 px but single low-score
-# keypoints on flat SimCC peaks move up to 34 px (×1) / 20 px (×100) on 4 crops: fp16 accumulation precision,
-# not overflow (no intermediate comes near 65504, see tests/test_fp16_safe.py). RTMDet-nano on all 10 shared
-# images: the same 45 persons, box corners 0.04–4 px, one low-score person in a crowd 15.4 px; the two images
-# here: 0.32 px and 3.95 px. The issue's 0.5 px / 1 px targets are NOT met with fp16 arithmetic (README).
-MAX_FP16_RAW, MAX_FP16_MEAN_PX, MAX_FP16_BOX_PX = 0.06, 2.0, 6.0
+# Measured on emulated cortex-a76 (benchmarks/ncnn_fp16_emulated.py: 10 crops of the first 6 COCO-GT images,
+# input ×1 / ×10 / ×100), the distilled RTMPose-t fp16 artifact with the runtime's defaults (fp16 on, SimCC
+# head as its own fp32 net): keypoints mean 0.68 / 0.99 / 0.66 px, 94 / 92 / 94 % within 0.5 px; every move
+# over 2 px is a keypoint scoring ≤ 0.36 (flat SimCC peaks). The whole net in fp16 (head too): mean 1.40 /
+# 1.34 / 2.28 px, 75 / 85 / 84 % within 0.5 px. Moving the cut to before the last backbone stage changed
+# nothing (95 / 96 / 94 %): the early layers' fp16 rounding is what flips flat peaks, so the issue's "every
+# keypoint within 0.5 px" is not met. RTMDet-nano (fp16 forced on, not its default) on all 10 shared images:
+# the same 45 persons, box corners 0.04–4 px, one low-score person in a crowd 15.4 px; the two images here:
+# 0.32 px and 3.95 px.
+MAX_FP16_RAW, MAX_FP16_MEAN_PX, MIN_WITHIN_HALF_PX, MAX_CONFIDENT_PX, MAX_FP16_BOX_PX = 0.08, 1.5, 0.85, 2.0, 6.0
+CONFIDENT = 0.4
 
 
-def test_ncnn_fp16_arithmetic_on_a76_runs_the_unmasked_fp16_safe_graph(fp16_artifacts, tmp_path, capsys):
-    """cortex-a76 (asimdhp) with BackendOptions(ncnn_fp16=True): no crash, finite outputs at input scales ×1 and
-    ×100, RTMPose-t SimCC close to x86 fp32 and RTMDet-nano with the same persons (bounds: measured, above)."""
+def test_ncnn_fp16_is_the_default_on_a76_and_keeps_rtmpose_close(fp16_artifacts, tmp_path, capsys):
+    """cortex-a76 (asimdhp) with the runtime's defaults: the RTMPose-t fp16 artifact runs with fp16 on (head
+    fp32), no crash, finite at input scales ×1 and ×100, keypoints close to x86 fp32 (bounds: measured,
+    above); RTMDet-nano with fp16 forced on keeps the same persons."""
     data = json.loads(need(GT).read_text())
     images = []
     for source in ("COCO", "OCHuman"):                     # ~25 s per detector image under emulation
         image = next(i for i in data["images"] if i["source"].startswith(source))
-        a = next(a for a in data["annotations"] if a["image_id"] == image["id"])
+        anns = [a for a in data["annotations"] if a["image_id"] == image["id"]][:2]
         images.append([str(SHARED / "data" / image["file_name"]),
-                       [[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]]])
+                       [[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+                        for a in anns]])
     worker = str(REPO / "tests" / "aarch64" / "fp16_worker.py")
     results = {}
-    for name, precision, options, runner in (("x86", "fp32", {}, None), ("a76", "fp16", {"ncnn_fp16": True}, "a76")):
+    for name, precision, runner in (("x86", "fp32", None), ("a76", "fp16", "a76")):
         job = tmp_path / f"{name}.json"
         job.write_text(json.dumps({"pose": [str(fp16_artifacts / f"rtmpose-t-ncnn-{precision}")],
                                    "detector": [str(fp16_artifacts / f"rtmdet-nano-ncnn-{precision}")],
-                                   "images": images, "scales": [1, 100], "options": {"threads": 1, **options}}))
+                                   "images": images, "scales": [1, 100], "options": {"threads": 1},
+                                   "detector_options": {"ncnn_fp16": runner is not None}}))
         out = tmp_path / f"{name}.npz"
         done = (emulated("cortex-a76", worker, str(job), str(out)) if runner else
                 subprocess.run([sys.executable, worker, str(job), str(out)], capture_output=True, text=True,
@@ -171,14 +179,18 @@ def test_ncnn_fp16_arithmetic_on_a76_runs_the_unmasked_fp16_safe_graph(fp16_arti
         results[name] = dict(np.load(out))
     ref, got = results["x86"], results["a76"]
     assert set(ref) == set(got)
+    assert bool(got["pose|fp16"]) and not bool(ref["pose|fp16"]), "fp16 is the default on a76 only"
     report = []
     for scale in (1, 100):
         raw = max(float(np.abs(got[k] - ref[k]).max()) for k in ref if k.startswith(f"pose|{scale}|raw"))
         px = np.abs(got[f"pose|{scale}|keypoints"] - ref[f"pose|{scale}|keypoints"]).max(-1)
+        confident = ref[f"pose|{scale}|scores"] >= CONFIDENT
         assert np.isfinite(raw) and raw <= MAX_FP16_RAW, (scale, raw)
-        assert px.mean() <= MAX_FP16_MEAN_PX, (scale, px)
-        report.append(f"×{scale}: raw {raw:.3g}, keypoints mean {px.mean():.2f} px max {px.max():.2f} px, "
-                      f"{int((px <= 0.5).sum())}/{px.size} within 0.5 px")
+        assert px.mean() <= MAX_FP16_MEAN_PX and (px <= 0.5).mean() >= MIN_WITHIN_HALF_PX, (scale, px)
+        assert px[confident].max(initial=0) <= MAX_CONFIDENT_PX, (scale, px, ref[f"pose|{scale}|scores"])
+        report.append(f"×{scale}: {px.shape[0]} crops, raw {raw:.3g}, keypoints mean {px.mean():.2f} px max "
+                      f"{px.max():.2f} px, {(px <= 0.5).mean():.0%} within 0.5 px, score ≥ {CONFIDENT} within "
+                      f"{px[confident].max(initial=0):.2f} px")
     for i in range(len(images)):
         r, g = ref[f"det|{i}|boxes"], got[f"det|{i}|boxes"]
         assert len(r) == len(g) and len(r) > 0, (i, len(r), len(g))
@@ -188,7 +200,7 @@ def test_ncnn_fp16_arithmetic_on_a76_runs_the_unmasked_fp16_safe_graph(fp16_arti
         assert shift <= MAX_FP16_BOX_PX, (i, shift)
         report.append(f"detector image {i}: {len(r)} persons, boxes within {shift:.2f} px")
     with capsys.disabled():
-        print("\naarch64 cortex-a76 ncnn fp16: " + "; ".join(report))
+        print("\naarch64 cortex-a76 ncnn fp16 (defaults): " + "; ".join(report))
 
 
 @pytest.fixture(scope="module")

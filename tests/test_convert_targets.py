@@ -2,6 +2,7 @@
 with PyTorch on a real input (pose: MMPose's reference crop; detector: a real COCO image)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -50,9 +51,38 @@ def test_tflite_and_ncnn_cards_describe_their_inputs(matrix):
     assert tfl.input.layout == "NHWC" and tfl.input.shape == [1, 256, 192, 3] and tfl.input.dtype == "float32"
     assert [o.role for o in tfl.outputs] == ["simcc_x", "simcc_y"]
     ncnn = load_card(matrix / "rtmpose-t-ncnn-fp16")
-    assert set(ncnn.files) == {"param", "bin"} and ncnn.source["fp16_safe"] is True
-    param = (matrix / "rtmpose-t-ncnn-fp16" / ncnn.files["param"]).read_text()
-    assert " 31=" not in param, "no per-layer fp16 masks: ncnn's storage mask crashes on fp16 ARM cores"
+    assert set(ncnn.files) == {"param", "bin", "head_param", "head_bin"}, "RTMPose's head: its own fp32 net"
+    assert ncnn.source["fp16_safe"] is True and ncnn.source["fp16_arithmetic"] is True
+    for role in ("param", "head_param"):
+        param = (matrix / "rtmpose-t-ncnn-fp16" / ncnn.files[role]).read_text()
+        assert " 31=" not in param, "no per-layer fp16 masks: ncnn's storage mask crashes on fp16 ARM cores"
+    for name in ("rtmdet-nano-ncnn-fp16", "rtmpose-t-ncnn-fp32"):   # no fp32 head / not an fp16 artifact
+        card = load_card(matrix / name)
+        assert set(card.files) == {"param", "bin"} and not card.source.get("fp16_arithmetic"), name
+
+
+@pytest.mark.slow
+def test_ncnn_head_split_computes_what_the_whole_net_computes(matrix, tmp_path):
+    """Cutting the fp32 RTMPose-t net at the head's input (the extra output pnnx was given) into a body and a
+    head net changes nothing: same outputs through the two-net backend, and the head reads only the cut."""
+    from edgepose.converters.ncnn_param import NcnnParam
+    from edgepose.converters.ncnn_split import split_head
+
+    whole = matrix / "rtmpose-t-ncnn-fp32"
+    card = load_card(whole)
+    for name in card.files.values():
+        (tmp_path / name).write_bytes((whole / name).read_bytes())
+    param, binary = tmp_path / card.files["param"], tmp_path / card.files["bin"]
+    cut = split_head(param, binary, card.source["head_inputs"], tmp_path / "h.param", tmp_path / "h.bin")
+    head = NcnnParam.read(tmp_path / "h.param")
+    assert [layer.tops[0] for layer in head.layers if layer.kind == "Input"] == cut
+    assert NcnnParam.read(param).output_blobs == cut
+    split = dataclasses.replace(card, files={**card.files, "head_param": "h.param", "head_bin": "h.bin"})
+    split.save(tmp_path)
+    x = np.random.default_rng(0).standard_normal((2, 3, 256, 192)).astype(np.float32)
+    a, b = PoseModel(whole).infer(x), PoseModel(tmp_path).infer(x)
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
 
 
 @pytest.mark.slow
@@ -73,6 +103,12 @@ def test_ncnn_fp16_arithmetic_keeps_rtmpose_keypoints(matrix, model):
     pose16 = PoseModel(matrix / f"{model}-ncnn-fp16", BackendOptions(ncnn_fp16=True))
     opt = pose16.backend.net.opt
     assert opt.use_fp16_storage and opt.use_fp16_arithmetic, "BackendOptions(ncnn_fp16=True) must reach ncnn"
+    assert not pose16.backend.head.opt.use_fp16_arithmetic, "the SimCC head net stays fp32"
+    assert pose16.backend.device == "cpu (fp16, head fp32)"
+    import ncnn
+
+    default = PoseModel(matrix / f"{model}-ncnn-fp16").backend
+    assert default.fp16 == bool(ncnn.cpu_support_arm_asimdhp()), "default: fp16 exactly where the CPU has it"
     fp16 = pose16(image, box)
     assert np.abs(fp16.keypoints - fp32.keypoints).max() <= 0.5
 

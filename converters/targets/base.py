@@ -77,6 +77,7 @@ class Target:
         """Write the model files of the fp32 artifact of `source` into `directory`."""
         raise NotImplementedError
 
-    def cast_fp16(self, directory: Path, exported: Exported) -> None:
-        """Store the large weights of the exported files in `directory` as float16, in place."""
+    def cast_fp16(self, directory: Path, exported: Exported) -> Exported:
+        """Store the large weights of the exported files in `directory` as float16, in place; returns what
+        the folder now holds (the same, unless the cast also re-arranged the files)."""
         raise NotImplementedError

@@ -2,6 +2,7 @@
 ncnn's int8 format (converters/ncnn_int8.py)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from edgepose.runtimes.errors import ExportError
 from ..model_source import ModelSource
 from ..ncnn_bin import cast_weights_fp16
 from ..ncnn_export import export_ncnn
+from ..ncnn_split import split_head
 from ..onnx_export import FP16_MIN_ELEMENTS
 from ..quiet import quiet
 from .base import Calibration, Exported, Int8Model, Int8Writer, Target
@@ -50,15 +52,32 @@ class NcnnTarget(Target):
     int8_writer = NcnnInt8
 
     def export(self, source: ModelSource, directory: Path) -> Exported:
+        """pnnx on the source ONNX; for a model with an fp32 head, on the ONNX that also outputs the head's
+        input, so that `cast_fp16` can cut the head off into its own net (ncnn_split.py)."""
+        onnx = source.head_split_onnx or source.onnx
         with quiet("pnnx"):
-            ncnn = export_ncnn(source.onnx, directory, source.name, tuple(source.input_shape))
-        if len(ncnn.output_names) != len(source.outputs):
-            raise ExportError(f"pnnx produced {len(ncnn.output_names)} outputs, expected {len(source.outputs)}")
-        return Exported({"param": ncnn.param, "bin": ncnn.bin}, ncnn.input_name, list(ncnn.output_names),
-                        list(source.input_shape), {"fp16_safe": ncnn.fp16_safe})
+            ncnn = export_ncnn(onnx, directory, source.name, tuple(source.input_shape))
+        expected = len(source.outputs) + (1 if source.head_split_onnx else 0)
+        if len(ncnn.output_names) != expected:
+            raise ExportError(f"pnnx produced {len(ncnn.output_names)} outputs, expected {expected}")
+        outputs, head_inputs = ncnn.output_names[:len(source.outputs)], ncnn.output_names[len(source.outputs):]
+        extra = {"fp16_safe": ncnn.fp16_safe, **({"head_inputs": head_inputs} if head_inputs else {})}
+        return Exported({"param": ncnn.param, "bin": ncnn.bin}, ncnn.input_name, list(outputs),
+                        list(source.input_shape), extra)
 
-    def cast_fp16(self, directory: Path, exported: Exported) -> None:
+    def cast_fp16(self, directory: Path, exported: Exported) -> Exported:
+        """fp16 weights for the large layers; a model with an fp32 head gets it as a second net with fp32
+        weights (`head_param`/`head_bin`), which the runtime never runs in fp16."""
         param, binary = directory / exported.files["param"], directory / exported.files["bin"]
+        files, extra = dict(exported.files), dict(exported.source_extra)
+        head_inputs = extra.pop("head_inputs", None)
+        if head_inputs:
+            stem = param.stem
+            files.update(head_param=f"{stem}.head.param", head_bin=f"{stem}.head.bin")
+            extra["fp32_head_inputs"] = split_head(param, binary, head_inputs, directory / files["head_param"],
+                                                   directory / files["head_bin"])
         half = binary.with_suffix(".fp16.bin")
         cast_weights_fp16(param, binary, half, FP16_MIN_ELEMENTS)
         half.replace(binary)
+        extra["fp16_arithmetic"] = bool(extra.get("fp16_safe"))   # the runtime's default on fp16 CPUs
+        return replace(exported, files=files, source_extra=extra)

@@ -57,8 +57,9 @@ class OnnxTarget(Target):
         shape = [-1 if source.dynamic_batch else 1, *source.input_shape[1:]]
         return Exported({"model": path.name}, source.onnx_input_name, list(source.onnx_output_names), shape)
 
-    def cast_fp16(self, directory: Path, exported: Exported) -> None:
+    def cast_fp16(self, directory: Path, exported: Exported) -> Exported:
         path = directory / exported.files["model"]
         half = path.with_suffix(".fp16.onnx")
         cast_weights_fp16(path, half)
         half.replace(path)
+        return exported

@@ -74,5 +74,6 @@ class TFLiteTarget(Target):
             tfl = export_tflite(source.make_module(), directory, source.name, (1, h, w, 3), source.signature_names)
         return Exported({"model": tfl.model}, tfl.input_name, list(tfl.output_names), [1, h, w, 3])
 
-    def cast_fp16(self, directory: Path, exported: Exported) -> None:
+    def cast_fp16(self, directory: Path, exported: Exported) -> Exported:
         cast_weights_fp16(directory / exported.files["model"])
+        return exported
