@@ -108,14 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_profile_parser(sub) -> None:
-    from edgepose.profile import DELEGATES
+    from edgepose.profile import DELEGATES, DESCRIPTION
 
-    prof = sub.add_parser(
-        "profile", help="time artifacts on an Android phone (adb) or on Qualcomm AI Hub, per delegate",
-        description="Push artifacts to a phone and time them once per delegate with the demo app's "
-                    "BenchmarkActivity (default) or with --benchmark-binary (LiteRT benchmark_model with per-op "
-                    "profiling, or ncnn benchncnn); or profile them on a Qualcomm AI Hub device. Prints median/p90 "
-                    "ms, FPS and the 10 slowest ops.")
+    prof = sub.add_parser("profile", description=DESCRIPTION,
+                          help="time artifacts on an Android phone (adb) or on Qualcomm AI Hub, per delegate")
     prof.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="artifact directories (with edgepose.json)")
     where = prof.add_mutually_exclusive_group(required=True)
     where.add_argument("--adb", nargs="?", const="", metavar="SERIAL",

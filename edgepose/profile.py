@@ -16,6 +16,10 @@ from edgepose.runtimes.errors import BackendUnavailable, ConfigError, EdgeposeEr
 
 from .profile_parsers import Timing, parse_app_report, parse_benchmark_model, parse_benchncnn, parse_hub_profile
 
+DESCRIPTION = ("Push artifacts to a phone and time them once per delegate with the demo app's BenchmarkActivity "
+               "(default) or with --benchmark-binary (LiteRT benchmark_model with per-op profiling, or ncnn "
+               "benchncnn); or profile them on a Qualcomm AI Hub device. Prints median/p90 ms, FPS and the 10 "
+               "slowest ops.")
 DELEGATES = ("cpu", "gpu", "nnapi", "qnn")
 APP = "org.edgepose.demo"
 APP_FILES = f"/sdcard/Android/data/{APP}/files"     # the app's getExternalFilesDir(null): adb can push and pull
@@ -202,7 +206,8 @@ def _via_benchncnn(adb: Adb, binary: Path, artifacts: list[Path], cards: list, o
             out = adb.shell(f"cd {REMOTE} && {exe} {options.runs} {options.threads} 0 {gpu} 0 param={param} "
                             f"shape=[{w},{h},{c}] 2>&1", options.timeout)
             for t in parse_benchncnn(out, delegate):
-                t.model = art.name
+                # an fp16 RTMPose keeps its SimCC head as a second net (fp32); benchncnn times one net
+                t.model = art.name + (" (body; fp32 head net not timed)" if "head_param" in card.files else "")
                 timings.append(t)
     return timings
 
