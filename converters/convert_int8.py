@@ -192,6 +192,9 @@ def holdout_check(calib_error: float, holdout_error: float, budget: float | None
         warning = (f"the error budget {budget:g} px holds on calibration samples ({calib_error:.3g} px) but not on "
                    f"the held-out split ({holdout_error:.3g} px): calibrate on data more like the held-out data, "
                    f"or lower --max-error")
+    elif holdout_error == float("inf") and calib_error < float("inf"):
+        warning = (f"on the held-out split a person was lost or the mean score dropped by more than 0.05 (on "
+                   f"calibration samples: {calib_error:.3g} px): the calibration set may not represent the data")
     elif ratio > DISAGREE and holdout_error > 0.5:
         warning = (f"held-out error {holdout_error:.3g} px is {ratio:.1f}x the calibration error "
                    f"({calib_error:.3g} px): the calibration set may not represent the data")

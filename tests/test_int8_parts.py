@@ -386,3 +386,5 @@ def test_holdout_check_warns_when_the_budget_breaks_on_unseen_data():
     assert apart["holds"] and "may not represent" in apart["warning"]
     assert holdout_check(0.0, float("inf"), 1.0)["holdout_error_px"] is None
     assert holdout_check(2.0, 2.5, None)["holds"]   # all layers int8: no budget to break
+    lost = holdout_check(4.4, float("inf"), None)    # all int8, a held-out person lost: said in words
+    assert lost["holds"] and "a person was lost" in lost["warning"] and "inf" not in lost["warning"]
