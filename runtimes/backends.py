@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,8 +119,13 @@ class OnnxRuntimeBackend(Backend):
 
 
 class TFLiteBackend(Backend):
+    """LiteRT's interpreter is not thread-safe (a second thread's invoke fails with "There is at least 1
+    reference to internal data"): calls are serialized, so a pipeline may run its detector in a worker thread
+    while the main thread runs it too."""
+
     def __init__(self, card: ModelCard, directory: Path, options: BackendOptions) -> None:
         super().__init__(card)
+        self.lock = threading.Lock()
         interpreter_cls = _tflite_interpreter()
         self.threads, _ = resolve_threads(options)  # XNNPACK's pool has no spin setting to change
         path = _model_file(card, directory, "model")
@@ -142,6 +148,10 @@ class TFLiteBackend(Backend):
         return (RuntimeError, ValueError)   # LiteRT's invoke / resize failures
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        with self.lock:
+            return self._run_locked(x)
+
+    def _run_locked(self, x: np.ndarray) -> dict[str, np.ndarray]:
         if tuple(self.input["shape"]) != x.shape:
             self.interpreter.resize_tensor_input(self.input["index"], list(x.shape))
             self.interpreter.allocate_tensors()

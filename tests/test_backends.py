@@ -131,3 +131,20 @@ def test_int8_tflite_outputs_are_dequantized(artifacts, tmp_path):
     expected, got = PoseModel(artifacts["tflite"])(image, box), int8(image, box)
     assert np.abs(got.keypoints - expected.keypoints).max() <= 1e-3
     assert np.abs(got.scores - expected.scores).max() <= 1e-6 and got.scores.max() > 0.3
+
+
+def test_one_tflite_model_runs_from_two_threads_at_once(artifacts):
+    """A pipeline may run its detector in a worker while the main thread runs it too (`--async`): LiteRT's
+    interpreter is not thread-safe, so the backend serializes calls; results equal the one-thread ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    backend = _open(artifacts["tflite"], 1)
+    shape = [1 if d < 0 else d for d in backend.card.input.shape]
+    rng = np.random.default_rng(0)
+    inputs = [(rng.random(shape) * 255).astype(backend.card.input.dtype) for _ in range(8)]
+    alone = [backend.run(x) for x in inputs]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(backend.run, inputs * 4))
+    for i, got in enumerate(together):
+        for name, value in alone[i % len(inputs)].items():
+            assert np.array_equal(got[name], value), (i, name)
