@@ -1,5 +1,5 @@
 """Backends on real model files: the thread count reaches ncnn, onnxruntime and LiteRT (read back from the
-runtime objects), quantized TFLite outputs come back as floats, and a corrupt model file is one ConfigError."""
+runtime objects), quantized TFLite outputs come back as floats, and a corrupt model file is one ModelRefused (a ConfigError)."""
 from __future__ import annotations
 
 import gc
@@ -14,7 +14,7 @@ import pytest
 
 from edgepose.runtimes.backends import BackendOptions, open_backend, physical_cores
 from edgepose.runtimes.card import load_card
-from edgepose.runtimes.errors import ConfigError, ModelRefused
+from edgepose.runtimes.errors import ModelRefused
 from edgepose.runtimes.pose import PoseModel
 from edgepose.runtimes.third_party import wrap
 
