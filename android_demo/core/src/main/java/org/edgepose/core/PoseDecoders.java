@@ -157,28 +157,24 @@ public final class PoseDecoders {
         for (int i = 0; i < ksize; i++) {
             kern[i] = (float) (kern[i] / sum);
         }
-        int r = ksize / 2;
-        double[] tmp = new double[h * w];
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                double s = 0;
-                for (int i = -r; i <= r; i++) {
-                    int xx = x + i;
-                    if (xx >= 0 && xx < w) {
-                        s += kern[i + r] * hm[base + y * w + xx];
-                    }
-                }
-                tmp[y * w + x] = s;
-            }
+        double[] map = new double[h * w];
+        for (int i = 0; i < h * w; i++) {
+            map[i] = hm[base + i];
         }
+        return blurAxis(blurAxis(map, h, w, kern, true), h, w, kern, false);
+    }
+
+    /** One 1-D pass of the kernel along x ({@code alongX}) or y over an h × w map, zero outside it. */
+    private static double[] blurAxis(double[] map, int h, int w, double[] kern, boolean alongX) {
+        int r = kern.length / 2;
         double[] out = new double[h * w];
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
                 double s = 0;
                 for (int i = -r; i <= r; i++) {
-                    int yy = y + i;
-                    if (yy >= 0 && yy < h) {
-                        s += kern[i + r] * tmp[yy * w + x];
+                    int xx = alongX ? x + i : x, yy = alongX ? y : y + i;
+                    if (xx >= 0 && xx < w && yy >= 0 && yy < h) {
+                        s += kern[i + r] * map[yy * w + xx];
                     }
                 }
                 out[y * w + x] = s;
