@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+from edgepose.calibration.observers import METHODS
 from edgepose.runtimes.errors import ConfigError, EdgeposeError
 
 EPILOG_CONVERT = """examples:
@@ -89,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also report COCO AP (keypoints for pose on its ground-truth boxes, person boxes for "
                            "detectors) of fp32 and INT8; needs pycocotools (edgepose[eval])")
     int8.add_argument("--images", metavar="DIR", help="image folder of --eval-coco (file_name is relative to it)")
-    int8.add_argument("--method", choices=["minmax", "percentile", "entropy"], default="percentile",
+    int8.add_argument("--method", choices=METHODS, default="percentile",
                       help="activation ranges: minmax, percentile (99.99 %%, default) or entropy (ncnn's KL)")
     _add_run_parser(sub)
     _add_bench_parser(sub)
