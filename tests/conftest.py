@@ -85,3 +85,46 @@ def zoo_artifacts(tmp_path_factory) -> tuple[Path, dict[str, subprocess.Complete
         assert result.returncode == 0, f"{model}: {result.stderr}"
         runs[model] = result
     return out, runs
+
+
+DATA = SHARED / "data"
+VTEST = DATA / "opencv-doc-debian" / "vtest.avi"
+TRAINED_POSE = SHARED / "models" / "rtmpose-t-distilled" / "rtmpose-t-distilled.pth"
+INT8_CALIB = [VTEST, DATA / "scikit-image-0.26.0", DATA / "tfjs-models" / "pose-detection" / "test_data" / "pose.jpg",
+              DATA / "tfjs-models" / "shared" / "test_data" / "three_people.jpg",
+              DATA / "opencv-doc-debian" / "basketball1.png", DATA / "opencv-doc-debian" / "basketball2.png",
+              DATA / "mmpose" / "demo" / "resources" / "demo.mp4",
+              DATA / "tfjs-models" / "pose-detection" / "test_data" / "pose_squats.mp4"]
+INT8_HOLDOUT = [DATA / "mmpose" / "tests" / "data" / name for name in ("coco", "ochuman", "crowdpose")]
+ACCURATE_BUDGET = "3.0"    # px, p95 keypoint shift: the INT8 bar for pose; every target's all-int8 mix fits it
+
+
+def _eval_coco_args() -> list[str]:
+    return ["--eval-coco", str(need(DATA / "combined_coco17_gt.json")), "--images", str(DATA)]
+
+
+@pytest.fixture(scope="session")
+def rtmdet_int8(tmp_path_factory) -> tuple[Path, str]:
+    """RTMDet-nano (real weights) fp32 + INT8 on every target at the default budget, calibrated on 100 frames /
+    images, measured on the held-out COCO / OCHuman / CrowdPose images. Returns (output folder, stdout)."""
+    out = tmp_path_factory.mktemp("rtmdet-int8")
+    result = run_cli("convert", "rtmdet-nano", "--weights", str(need(RTMDET_ONNX)), "--target", "all", "--int8",
+                     "--calib", *map(str, map(need, INT8_CALIB)), "--holdout", *map(str, map(need, INT8_HOLDOUT)),
+                     "--samples", "100", *_eval_coco_args(), "-o", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+@pytest.fixture(scope="session")
+def trained_pose_int8(tmp_path_factory) -> tuple[Path, str]:
+    """The distilled RTMPose-t (trained weights) fp32 + INT8 on every target at the accurate budget, calibrated on
+    vtest.avi's training frames 0-635 and measured on its held-out frames 636-794 (the model README's split)."""
+    out = tmp_path_factory.mktemp("rtmpose-trained-int8")
+    result = run_cli("card", "rtmdet-onnx", str(need(RTMDET_ONNX)), "-o", str(out / "det"))
+    assert result.returncode == 0, result.stderr
+    result = run_cli("convert", "rtmpose-t", "--weights", str(need(TRAINED_POSE)), "--target", "all", "--int8",
+                     "--calib", f"{need(VTEST)}#0-635", "--calib-det", str(out / "det"),
+                     "--holdout", f"{VTEST}#636-794", "--samples", "96", "--max-error", ACCURATE_BUDGET,
+                     *_eval_coco_args(), "-o", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout

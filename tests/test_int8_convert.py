@@ -14,28 +14,10 @@ from edgepose.runtimes.detector import Detector
 from edgepose.runtimes.pose import PoseModel
 from edgepose.runtimes.preprocess import box_to_center_scale
 
-from .conftest import POSE_MODELS, RTMDET_ONNX, SHARED, need, reference, run_cli
+from .conftest import (ACCURATE_BUDGET, INT8_CALIB, INT8_HOLDOUT, POSE_MODELS, RTMDET_ONNX, SHARED, need, reference,
+                       run_cli)
 
-DATA = SHARED / "data"
-CALIB = [DATA / "opencv-doc-debian" / "vtest.avi", DATA / "scikit-image-0.26.0",
-         DATA / "tfjs-models" / "pose-detection" / "test_data" / "pose.jpg",
-         DATA / "tfjs-models" / "shared" / "test_data" / "three_people.jpg",
-         DATA / "opencv-doc-debian" / "basketball1.png", DATA / "opencv-doc-debian" / "basketball2.png",
-         DATA / "mmpose" / "demo" / "resources" / "demo.mp4",
-         DATA / "tfjs-models" / "pose-detection" / "test_data" / "pose_squats.mp4"]
-HOLDOUT = [DATA / "mmpose" / "tests" / "data" / name for name in ("coco", "ochuman", "crowdpose")]
 TARGETS = ("onnx", "ncnn", "tflite")
-
-
-@pytest.fixture(scope="module")
-def rtmdet_int8(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rtmdet-int8")
-    result = run_cli("convert", "rtmdet-nano", "--weights", str(need(RTMDET_ONNX)), "--target", "all", "--int8",
-                     "--calib", *map(str, map(need, CALIB)), "--holdout", *map(str, map(need, HOLDOUT)),
-                     "--samples", "100", "--eval-coco", str(need(DATA / "combined_coco17_gt.json")), "--images",
-                     str(DATA), "-o", str(out), "--no-progress")
-    assert result.returncode == 0, result.stderr
-    return out, result.stdout
 
 
 @pytest.mark.slow
@@ -88,31 +70,10 @@ def test_rtmdet_int8_files_are_really_integer(rtmdet_int8):
 @pytest.mark.slow
 def test_int8_detector_runs_the_pipeline_on_video(rtmdet_int8, tmp_path):
     out, _ = rtmdet_int8
-    image = cv2.imread(str(need(HOLDOUT[0] / "000000196141.jpg")))
+    image = cv2.imread(str(need(INT8_HOLDOUT[0] / "000000196141.jpg")))
     for target in TARGETS:
         found = Detector(out / f"rtmdet-nano-{target}-int8")(image)
         assert (found.scores >= 0.5).sum() >= 3, target
-
-
-TRAINED_POSE = SHARED / "models" / "rtmpose-t-distilled" / "rtmpose-t-distilled.pth"
-VTEST = DATA / "opencv-doc-debian" / "vtest.avi"
-ACCURATE_BUDGET = "3.0"    # px, p95 keypoint shift: the issue's bar; every target's all-int8 mix fits it (README)
-
-
-@pytest.fixture(scope="module")
-def trained_pose_int8(tmp_path_factory):
-    """The distilled RTMPose-t (trained weights), calibrated on vtest.avi's training frames 0-635 and measured on
-    its held-out frames 636-794 (the model README's split), every target, the accurate budget."""
-    out = tmp_path_factory.mktemp("rtmpose-trained-int8")
-    result = run_cli("card", "rtmdet-onnx", str(need(RTMDET_ONNX)), "-o", str(out / "det"))
-    assert result.returncode == 0, result.stderr
-    result = run_cli("convert", "rtmpose-t", "--weights", str(need(TRAINED_POSE)), "--target", "all", "--int8",
-                     "--calib", f"{need(VTEST)}#0-635", "--calib-det", str(out / "det"),
-                     "--holdout", f"{VTEST}#636-794", "--samples", "96", "--max-error", ACCURATE_BUDGET,
-                     "--eval-coco", str(need(DATA / "combined_coco17_gt.json")), "--images", str(DATA),
-                     "-o", str(out), "--no-progress")
-    assert result.returncode == 0, result.stderr
-    return out, result.stdout
 
 
 @pytest.mark.slow
@@ -216,6 +177,6 @@ def test_bad_int8_options_fail_before_anything_is_written(tmp_path, args, needle
 
 def test_pose_calibration_on_video_without_boxes_fails_cleanly(tmp_path):
     result = run_cli("convert", "rtmpose-t", "--weights", str(reference("rtmpose-t", "checkpoint_published.pth")),
-                     "--int8", "--calib", str(need(CALIB[0])), "-o", str(tmp_path / "out"), "--no-progress")
+                     "--int8", "--calib", str(need(INT8_CALIB[0])), "-o", str(tmp_path / "out"), "--no-progress")
     assert result.returncode == 1 and "--calib-det" in result.stderr
     assert not (tmp_path / "out").exists()
