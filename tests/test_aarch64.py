@@ -24,6 +24,7 @@ from .conftest import REPO, RTMDET_ONNX, SHARED, VTEST, need, run_cli
 SYSROOT = Path(os.environ.get("EDGEPOSE_AARCH64_SYSROOT", REPO / ".arm" / "sysroot"))
 QEMU = shutil.which("qemu-aarch64-static")
 CPUS = ("cortex-a72", "cortex-a76")
+WORKER = str(REPO / "tests" / "aarch64" / "worker.py")
 TARGETS = ("onnx", "ncnn", "tflite")
 DISTILLED = SHARED / "models" / "rtmpose-t-distilled" / "rtmpose-t-distilled.pth"
 GT = SHARED / "data" / "combined_coco17_gt.json"
@@ -45,6 +46,14 @@ def emulated(cpu: str, *args: str, env: dict | None = None, timeout: float = 900
                 "HOME": os.environ.get("HOME", "/tmp"), "PATH": os.environ["PATH"], **(env or {})}
     command = [QEMU, "-cpu", cpu, "-L", str(SYSROOT), str(SYSROOT / "usr" / "bin" / "python3.11"), *args]
     return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=SYSROOT)
+
+
+def run_worker(worker: str, job: Path, out: Path, cpu: str | None) -> dict[str, np.ndarray]:
+    """Run a worker script on a job natively (cpu None) or under emulation; → the arrays it saved."""
+    done = (emulated(cpu, worker, str(job), str(out)) if cpu else
+            subprocess.run([sys.executable, worker, str(job), str(out)], capture_output=True, text=True, timeout=600))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(np.load(out))
 
 
 @pytest.fixture(scope="module")
@@ -84,20 +93,13 @@ def job(artifacts: list[Path], tmp_path: Path, **options) -> Path:
 @pytest.fixture(scope="module")
 def x86(artifacts, tmp_path_factory) -> dict[str, np.ndarray]:
     tmp = tmp_path_factory.mktemp("x86")
-    out = tmp / "x86.npz"
-    done = subprocess.run([sys.executable, str(REPO / "tests" / "aarch64" / "worker.py"), str(job(artifacts, tmp)),
-                           str(out)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return dict(np.load(out))
+    return run_worker(WORKER, job(artifacts, tmp), tmp / "x86.npz", None)
 
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_runtime_results_match_x86(artifacts, x86, tmp_path, cpu):
     """Every fp32 and fp16-weight artifact: raw outputs, keypoints, boxes and scores as on x86 (bounds above)."""
-    out = tmp_path / f"{cpu}.npz"
-    done = emulated(cpu, str(REPO / "tests" / "aarch64" / "worker.py"), str(job(artifacts, tmp_path)), str(out))
-    assert done.returncode == 0, done.stderr[-3000:]
-    arm = dict(np.load(out))
+    arm = run_worker(WORKER, job(artifacts, tmp_path), tmp_path / f"{cpu}.npz", cpu)
     assert str(arm.pop("machine")) == "aarch64" and str(x86["machine"]) != "aarch64"
     assert set(arm) == set(x86) - {"machine"}
     worst: dict[str, float] = {}
@@ -176,12 +178,7 @@ def test_ncnn_fp16_is_the_default_on_a76_and_keeps_rtmpose_close(fp16_artifacts,
                                    "detector": [str(fp16_artifacts / f"rtmdet-nano-ncnn-{precision}")],
                                    "images": images, "scales": [1, 100], "options": {"threads": 1},
                                    "detector_options": {"ncnn_fp16": runner is not None}}))
-        out = tmp_path / f"{name}.npz"
-        done = (emulated("cortex-a76", worker, str(job), str(out)) if runner else
-                subprocess.run([sys.executable, worker, str(job), str(out)], capture_output=True, text=True,
-                               timeout=600))
-        assert done.returncode == 0, done.stderr[-3000:]
-        results[name] = dict(np.load(out))
+        results[name] = run_worker(worker, job, tmp_path / f"{name}.npz", "cortex-a76" if runner else None)
     ref, got = results["x86"], results["a76"]
     assert set(ref) == set(got)
     assert bool(got["pose|fp16"]) and not bool(ref["pose|fp16"]), "fp16 is the default on a76 only"
@@ -252,18 +249,12 @@ def test_int8_artifacts_match_x86_after_decoding(trained_pose_int8, rtmdet_int8,
     int8 = [root / f"{model}-{target}-int8" for root, model in ((trained_pose_int8[0], "rtmpose-t"),
                                                                (rtmdet_int8[0], "rtmdet-nano")) for target in TARGETS]
     fp32 = [trained_pose_int8[0] / f"rtmpose-t-{target}-fp32" for target in TARGETS]
-    worker = str(REPO / "tests" / "aarch64" / "worker.py")
     results = {}
     for name, artifacts in (("x86", int8 + fp32), (cpu, int8)):
         job = tmp_path / f"{name}.json"
         job.write_text(json.dumps({"artifacts": [str(a) for a in artifacts], "images": held_out_frames,
                                    "options": {"threads": 1}}))
-        out = tmp_path / f"{name}.npz"
-        done = (emulated(cpu, worker, str(job), str(out)) if name == cpu else
-                subprocess.run([sys.executable, worker, str(job), str(out)], capture_output=True, text=True,
-                               timeout=600))
-        assert done.returncode == 0, done.stderr[-3000:]
-        results[name] = dict(np.load(out))
+        results[name] = run_worker(WORKER, job, tmp_path / f"{name}.npz", cpu if name == cpu else None)
     ref, got = results["x86"], results[cpu]
     report = []
     for target in TARGETS:
