@@ -189,8 +189,10 @@ def holdout_check(calib_error: float, holdout_error: float, budget: float | None
     ratio = holdout_error / calib_error if calib_error > 0 else (1.0 if holdout_error == 0 else float("inf"))
     warning = None
     if not holds:
+        held_out = ("a person was lost or the mean score dropped by more than 0.05"
+                    if holdout_error == float("inf") else f"{holdout_error:.3g} px")
         warning = (f"the error budget {budget:g} px holds on calibration samples ({calib_error:.3g} px) but not on "
-                   f"the held-out split ({holdout_error:.3g} px): calibrate on data more like the held-out data, "
+                   f"the held-out split ({held_out}): calibrate on data more like the held-out data, "
                    f"or lower --max-error")
     elif holdout_error == float("inf") and calib_error < float("inf"):
         warning = (f"on the held-out split a person was lost or the mean score dropped by more than 0.05 (on "

@@ -244,7 +244,8 @@ class NcnnBackend(Backend):
         self.head = load("head_param", "head_bin", False) if "head_param" in card.files else None
         self.head_inputs = list(self.head.input_names()) if self.head is not None else []
         if self.fp16:   # what really runs, for the run summary and the bench table
-            self.device += " (fp16" + (", head fp32)" if self.head is not None else ")")
+            kind = "fp16" if ncnn.cpu_support_arm_asimdhp() else "fp16 storage, fp32 arithmetic: no fp16 on this CPU"
+            self.device += f" ({kind}" + (", head fp32)" if self.head is not None else ")")
         self.fixed_batch = 1  # ncnn runs one item per extractor
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:

@@ -104,8 +104,10 @@ def test_ncnn_fp16_arithmetic_keeps_rtmpose_keypoints(matrix, model):
     opt = pose16.backend.net.opt
     assert opt.use_fp16_storage and opt.use_fp16_arithmetic, "BackendOptions(ncnn_fp16=True) must reach ncnn"
     assert not pose16.backend.head.opt.use_fp16_arithmetic, "the SimCC head net stays fp32"
-    assert pose16.backend.device == "cpu (fp16, head fp32)"
     import ncnn
+
+    kind = "fp16" if ncnn.cpu_support_arm_asimdhp() else "fp16 storage, fp32 arithmetic: no fp16 on this CPU"
+    assert pose16.backend.device == f"cpu ({kind}, head fp32)", "the device says what really computes"
 
     default = PoseModel(matrix / f"{model}-ncnn-fp16").backend
     assert default.fp16 == bool(ncnn.cpu_support_arm_asimdhp()), "default: fp16 exactly where the CPU has it"

@@ -191,3 +191,22 @@ def test_opset_11_files_are_upgraded_for_int8(tmp_path):
     model, _, shape = load_static_onnx(need(RTMDET_ONNX))
     assert shape == (1, 3, 320, 320)
     assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= MIN_OPSET
+
+
+@pytest.mark.slow
+def test_own_rtmpose_onnx_to_ncnn_fp16_keeps_fp16_arithmetic_off_by_default(zoo_artifacts, tmp_path):
+    """An edgepose RTMPose ONNX converted again as a user model: fp16-safe (its metadata says so), but without
+    the SimCC head split off to run fp32 the card must not ask for fp16 arithmetic by default (the whole net in
+    fp16 moves keypoints 1.4-2.3 px on average under emulation)."""
+    artifact = zoo_artifacts[0] / "rtmpose-t-onnx-fp32"
+    card = json.loads((artifact / "edgepose.json").read_text())
+    fields = tmp_path / "fields.json"
+    fields.write_text(json.dumps({k: card[k] for k in ("name", "task", "input", "outputs", "decoder", "keypoints",
+                                                       "flip_pairs", "sigmas", "skeleton", "bbox_padding")
+                                  if k in card}))
+    result = run_cli("convert", str(artifact / card["files"]["model"]), "--card-fields", str(fields), "--target",
+                     "ncnn", "--precision", "fp16", "-o", str(tmp_path / "out"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    (written,) = (tmp_path / "out").iterdir()
+    source = json.loads((written / "edgepose.json").read_text())["source"]
+    assert source["fp16_safe"] is True and source["fp16_arithmetic"] is False

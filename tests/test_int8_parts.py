@@ -384,7 +384,9 @@ def test_holdout_check_warns_when_the_budget_breaks_on_unseen_data():
     assert not broken["holds"] and "not on the held-out split" in broken["warning"]
     apart = holdout_check(0.3, 0.9, 1.0)           # within budget, but 3x the calibration error
     assert apart["holds"] and "may not represent" in apart["warning"]
-    assert holdout_check(0.0, float("inf"), 1.0)["holdout_error_px"] is None
+    lost_in_budget = holdout_check(0.0, float("inf"), 1.0)
+    assert lost_in_budget["holdout_error_px"] is None and not lost_in_budget["holds"]
+    assert "a person was lost" in lost_in_budget["warning"] and "inf" not in lost_in_budget["warning"]
     assert holdout_check(2.0, 2.5, None)["holds"]   # all layers int8: no budget to break
     lost = holdout_check(4.4, float("inf"), None)    # all int8, a held-out person lost: said in words
     assert lost["holds"] and "a person was lost" in lost["warning"] and "inf" not in lost["warning"]

@@ -79,5 +79,7 @@ class NcnnTarget(Target):
         half = binary.with_suffix(".fp16.bin")
         cast_weights_fp16(param, binary, half, FP16_MIN_ELEMENTS)
         half.replace(binary)
-        extra["fp16_arithmetic"] = bool(extra.get("fp16_safe"))   # the runtime's default on fp16 CPUs
+        # the runtime's default on fp16 CPUs: only for a graph made fp16-safe whose head was split off to run
+        # fp32 (a whole RTMPose in fp16 moves keypoints 1.4-2.3 px on average, README "NCNN fp16 safety")
+        extra["fp16_arithmetic"] = bool(extra.get("fp16_safe")) and bool(head_inputs)
         return replace(exported, files=files, source_extra=extra)
