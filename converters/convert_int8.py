@@ -146,18 +146,19 @@ def report(fp32: Path, directory: Path, card: ModelCard, calib: list[Sample], ho
     check the budget holds there, and save the card. The card is saved first without the report because
     the runtime measures the artifact as it lies on disk."""
     card.save(directory)
+    search = card.calibration["search"]
     try:
         fidelity = measure(fp32, directory, holdout)
+        if options.eval_coco is not None:
+            from edgepose.calibration.coco_eval import coco_ap
+
+            fidelity["coco_ap"] = {"annotations": Path(options.eval_coco[0]).name,
+                                   "fp32": coco_ap(fp32, *options.eval_coco),
+                                   "int8": coco_ap(directory, *options.eval_coco)}
+        seen = search["error_px"] if search and search["error_px"] is not None else \
+            error_px(measure(fp32, directory, search_samples(calib)))  # the search measured the final mix already
     except ModelRefused as exc:
         raise ExportError(f"the INT8 {card.format} model does not run in edgepose.runtimes: {exc}") from exc
-    if options.eval_coco is not None:
-        from edgepose.calibration.coco_eval import coco_ap
-
-        fidelity["coco_ap"] = {"annotations": Path(options.eval_coco[0]).name,
-                               "fp32": coco_ap(fp32, *options.eval_coco), "int8": coco_ap(directory, *options.eval_coco)}
-    search = card.calibration["search"]
-    seen = search["error_px"] if search and search["error_px"] is not None else \
-        error_px(measure(fp32, directory, search_samples(calib)))     # the search measured the final mix already
     check = holdout_check(seen, error_px(fidelity), options.max_error)
     if check["warning"]:
         log.warning("%s INT8: %s", card.format, check["warning"])
