@@ -37,6 +37,7 @@ SEARCH_SAMPLES = 24         # calibration samples used to check the budget durin
 HOLDOUT_SLACK = 1.25        # held-out error may pass the budget by this factor unwarned (p95 px moves in steps)
 DISAGREE = 2.0              # held-out error this many times the calibration error gives a warning
 PRUNE_TRIALS = 24           # most trials of the pass that returns float layers to int8 after the bisection
+LOST = "a person was lost or the mean score dropped by more than 0.05"   # what an infinite error_px means
 
 
 @dataclass(frozen=True)
@@ -190,14 +191,13 @@ def holdout_check(calib_error: float, holdout_error: float, budget: float | None
     ratio = holdout_error / calib_error if calib_error > 0 else (1.0 if holdout_error == 0 else float("inf"))
     warning = None
     if not holds:
-        held_out = ("a person was lost or the mean score dropped by more than 0.05"
-                    if holdout_error == float("inf") else f"{holdout_error:.3g} px")
+        held_out = LOST if holdout_error == float("inf") else f"{holdout_error:.3g} px"
         warning = (f"the error budget {budget:g} px holds on calibration samples ({calib_error:.3g} px) but not on "
                    f"the held-out split ({held_out}): calibrate on data more like the held-out data, "
                    f"or lower --max-error")
     elif holdout_error == float("inf") and calib_error < float("inf"):
-        warning = (f"on the held-out split a person was lost or the mean score dropped by more than 0.05 (on "
-                   f"calibration samples: {calib_error:.3g} px): the calibration set may not represent the data")
+        warning = (f"on the held-out split {LOST} (on calibration samples: {calib_error:.3g} px): the "
+                   f"calibration set may not represent the data")
     elif ratio > DISAGREE and holdout_error > 0.5:
         warning = (f"held-out error {holdout_error:.3g} px is {ratio:.1f}x the calibration error "
                    f"({calib_error:.3g} px): the calibration set may not represent the data")

@@ -19,13 +19,12 @@ import pytest
 
 from edgepose.runtimes.third_party import wrap
 
-from .conftest import REPO, RTMDET_ONNX, SHARED, VTEST, need, run_cli
+from .conftest import REPO, RTMDET_ONNX, SHARED, VTEST, ZOO_TARGETS, need, run_cli
 
 SYSROOT = Path(os.environ.get("EDGEPOSE_AARCH64_SYSROOT", REPO / ".arm" / "sysroot"))
 QEMU = shutil.which("qemu-aarch64-static")
 CPUS = ("cortex-a72", "cortex-a76")
 WORKER = str(REPO / "tests" / "aarch64" / "worker.py")
-TARGETS = ("onnx", "ncnn", "tflite")
 DISTILLED = SHARED / "models" / "rtmpose-t-distilled" / "rtmpose-t-distilled.pth"
 GT = SHARED / "data" / "combined_coco17_gt.json"
 # Measured drift (x86 vs emulated a72/a76, default runtime options): keypoints 0 px, scores ≤ 4e-4,
@@ -54,6 +53,15 @@ def run_worker(worker: str, job: Path, out: Path, cpu: str | None) -> dict[str, 
             subprocess.run([sys.executable, worker, str(job), str(out)], capture_output=True, text=True, timeout=600))
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(np.load(out))
+
+
+def same_persons(ref: np.ndarray, got: np.ndarray, where: object) -> list[int]:
+    """The row of `got` nearest each box of `ref` (max corner distance), asserting both found the same persons:
+    as many boxes, each matched once."""
+    assert len(ref) == len(got) > 0, (where, len(ref), len(got))
+    order = [int(np.abs(got[:, :4] - box[:4]).max(-1).argmin()) for box in ref]
+    assert sorted(order) == list(range(len(ref))), (where, "the same persons")
+    return order
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +203,7 @@ def test_ncnn_fp16_is_the_default_on_a76_and_keeps_rtmpose_close(fp16_artifacts,
                       f"{px[confident].max(initial=0):.2f} px")
     for i in range(len(images)):
         r, g = ref[f"det|{i}|boxes"], got[f"det|{i}|boxes"]
-        assert len(r) == len(g) and len(r) > 0, (i, len(r), len(g))
-        order = [int(np.abs(g[:, :4] - box[:4]).max(-1).argmin()) for box in r]
-        assert sorted(order) == list(range(len(r))), "the same persons"
+        order = same_persons(r, g, i)
         shift = float(np.abs(g[order, :4] - r[:, :4]).max())
         assert shift <= MAX_FP16_BOX_PX, (i, shift)
         report.append(f"detector image {i}: {len(r)} persons, boxes within {shift:.2f} px")
@@ -247,8 +253,9 @@ def test_int8_artifacts_match_x86_after_decoding(trained_pose_int8, rtmdet_int8,
     persons, boxes and keypoints as on x86 within the measured bounds above, and INT8-vs-fp32 error on ARM no
     larger than on x86 (the card's fidelity, measured on x86, holds on the board)."""
     int8 = [root / f"{model}-{target}-int8" for root, model in ((trained_pose_int8[0], "rtmpose-t"),
-                                                               (rtmdet_int8[0], "rtmdet-nano")) for target in TARGETS]
-    fp32 = [trained_pose_int8[0] / f"rtmpose-t-{target}-fp32" for target in TARGETS]
+                                                               (rtmdet_int8[0], "rtmdet-nano"))
+            for target in ZOO_TARGETS]
+    fp32 = [trained_pose_int8[0] / f"rtmpose-t-{target}-fp32" for target in ZOO_TARGETS]
     results = {}
     for name, artifacts in (("x86", int8 + fp32), (cpu, int8)):
         job = tmp_path / f"{name}.json"
@@ -257,7 +264,7 @@ def test_int8_artifacts_match_x86_after_decoding(trained_pose_int8, rtmdet_int8,
         results[name] = run_worker(WORKER, job, tmp_path / f"{name}.npz", cpu if name == cpu else None)
     ref, got = results["x86"], results[cpu]
     report = []
-    for target in TARGETS:
+    for target in ZOO_TARGETS:
         art = trained_pose_int8[0] / f"rtmpose-t-{target}-int8"
         keys = [f"{art}|{i}" for i in range(len(held_out_frames))]
         px = np.concatenate([np.abs(got[k + "|keypoints"] - ref[k + "|keypoints"]).max(-1).ravel() for k in keys])
@@ -272,14 +279,12 @@ def test_int8_artifacts_match_x86_after_decoding(trained_pose_int8, rtmdet_int8,
         assert arm_err <= x86_err + MAX_INT8_WORSE_PX, (target, arm_err, x86_err)
         report.append(f"RTMPose-t {target} {px.size} keypoints: mean {px.mean():.2f} max {px.max():.2f} px, "
                       f"scores {scores:.3f}, vs fp32 {arm_err:.2f} px (x86 {x86_err:.2f})")
-    for target in TARGETS:
+    for target in ZOO_TARGETS:
         art = rtmdet_int8[0] / f"rtmdet-nano-{target}-int8"
         shift = score = 0.0
         for i in range(len(held_out_frames)):
             r, g = ref[f"{art}|{i}|boxes"], got[f"{art}|{i}|boxes"]
-            assert len(r) == len(g) > 0, (target, i, len(r), len(g))
-            order = [int(np.abs(g[:, :4] - box[:4]).max(-1).argmin()) for box in r]
-            assert sorted(order) == list(range(len(r))), (target, i, "the same persons")
+            order = same_persons(r, g, (target, i))
             shift = max(shift, float(np.abs(g[order, :4] - r[:, :4]).max()))
             score = max(score, float(np.abs(got[f"{art}|{i}|scores"][order] - ref[f"{art}|{i}|scores"]).max()))
         assert shift <= MAX_INT8_BOX_PX and score <= MAX_INT8_BOX_SCORE, (target, shift, score)

@@ -14,10 +14,10 @@ from edgepose.runtimes.detector import Detector
 from edgepose.runtimes.pose import PoseModel
 from edgepose.runtimes.preprocess import box_to_center_scale
 
-from .conftest import (ACCURATE_BUDGET, INT8_CALIB, INT8_HOLDOUT, POSE_MODELS, RTMDET_ONNX, SHARED, need, reference,
-                       run_cli)
+from .conftest import (ACCURATE_BUDGET, INT8_CALIB, INT8_HOLDOUT, POSE_MODELS, RTMDET_ONNX, SHARED, ZOO_TARGETS, need,
+                       reference, run_cli)
 
-TARGETS = ("onnx", "ncnn", "tflite")
+TARGETS = ZOO_TARGETS
 
 
 @pytest.mark.slow
