@@ -77,6 +77,7 @@ def detection_fidelity(ref: Detector, test: Detector, samples: Iterable[Sample])
     return {"images": len(samples), "persons": persons,
             "missed": missed, "lost": lost, "extra": extra,
             "matched_iou_mean": float(np.mean(ious)) if ious else 0.0,
+            "matched_iou_median": float(np.median(ious)) if ious else 0.0,
             "matched_iou_min": float(np.min(ious)) if ious else 0.0,
             "score_drop_mean": float(np.mean(drops)) if drops else 0.0,
             "score_drop_max": float(np.max(drops)) if drops else 0.0,

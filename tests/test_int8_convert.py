@@ -32,6 +32,7 @@ def test_rtmdet_int8_keeps_every_person(rtmdet_int8, target):
     assert fidelity["persons"] >= 20
     assert fidelity["missed"] == 0 and fidelity["lost"] == 0, fidelity
     assert fidelity["matched_iou_mean"] >= 0.95, fidelity
+    assert fidelity["matched_iou_min"] <= fidelity["matched_iou_median"] <= 1, fidelity
     assert fidelity["score_drop_mean"] <= 0.05, fidelity
     assert calibration["int8_layers"] >= 10, calibration          # mixed, not float in disguise
     assert calibration["int8_layers"] + len(calibration["float_layers"]) == calibration["quantizable_layers"]
