@@ -2,7 +2,7 @@
 empirical bias correction does to it. The numbers behind the README's "why RTMDet-nano stays partly float".
 
     python benchmarks/int8_error_sources.py FP32_ARTIFACT INT8_ARTIFACT --holdout PATH [PATH ...]
-        [--calib PATH [PATH ...] --samples 120] [--samples-holdout 100]
+        [--calib PATH [PATH ...] --samples 128] [--samples-holdout 100]
 
 Rows, each measured against the fp32 artifact on the held-out samples with the converter's own fidelity
 report (detectors: persons, IoU, score drop; pose: keypoint shift, OKS):
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-SHOWN = ("persons", "missed", "lost", "matched_iou_mean", "matched_iou_median", "matched_iou_min", "score_drop_mean", "box_corner_px_p95",
-         "crops", "keypoint_px_mean", "keypoint_px_p95", "oks_mean")
+SHOWN = ("persons", "missed", "lost", "matched_iou_mean", "matched_iou_median", "matched_iou_min", "score_drop_mean",
+         "box_corner_px_p95", "crops", "keypoint_px_mean", "keypoint_px_p95", "oks_mean")
 
 
 def without(int8: Path, fp32_model, dst: Path, drop: str) -> None:
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("int8", type=Path)
     parser.add_argument("--holdout", nargs="+", required=True)
     parser.add_argument("--calib", nargs="+", default=[], help="calibration sources: adds the bias-correction rows")
-    parser.add_argument("--samples", type=int, default=120, help="calibration samples (bias correction)")
+    parser.add_argument("--samples", type=int, default=128, help="calibration samples (bias correction)")
     parser.add_argument("--samples-holdout", type=int, default=100)
     args = parser.parse_args()
     import onnx
