@@ -235,15 +235,14 @@ def main() -> None:
             sys.exit("int8_error_sources: --bias-correction and --finetune need --calib")
         if args.calib:
             inputs = network_inputs(load_samples(args.calib, card.task, args.samples), card)
-            int8_layers = [n for n in OnnxInt8(args.fp32, card).layers
-                           if n not in int8_card.calibration["float_layers"]]
             writer = OnnxInt8(args.fp32, card)
+            int8_layers = [n for n in writer.layers if n not in int8_card.calibration["float_layers"]]
             calibration = Calibration(writer.collect(inputs, None), int8_card.calibration["method"], inputs[:1])
         for scope in ("/backbone/", "/") if args.bias_correction else ():
             label = f"+ bias correction ({'backbone' if scope != '/' else 'every Conv'})"
             rows[label] = Path(scratch) / f"bias{len(rows)}"
             rows[label].mkdir()
-            writer = OnnxInt8(args.fp32, card)
+            writer = OnnxInt8(args.fp32, card)     # bias_corrected points it at its own copy of the model
             bias_corrected(int8_card, writer, calibration, int8_layers, inputs, scope, rows[label])
         if args.finetune:
             train = network_inputs(load_samples(args.calib, card.task, args.finetune_samples), card)
