@@ -124,16 +124,14 @@ def finetuned(fp32: Path, card, int8_card, calibration, int8_layers: list[str], 
     from onnx import numpy_helper
 
     from edgepose.converters.convert_int8 import int8_card as card_for
-    from edgepose.converters.onnx_qdq import output_key
+    from edgepose.converters.onnx_qdq import activation_qparams, output_key
     from edgepose.converters.onnx_to_torch import OnnxModule, load_static_onnx
     from edgepose.converters.targets.onnx import OnnxInt8
 
     def rounded(x: torch.Tensor) -> torch.Tensor:          # straight-through rounding
         return x + (torch.round(x) - x).detach()
 
-    def activation(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:   # uint8, asymmetric
-        scale = max(hi - lo, 1e-8) / 255.0
-        zero = float(np.clip(round(-lo / scale), 0, 255))
+    def activation(x: torch.Tensor, scale: float, zero: int) -> torch.Tensor:   # uint8, the writer's qparams
         return (torch.clamp(rounded(x / scale) + zero, 0, 255) - zero) * scale
 
     def weight(w: torch.Tensor) -> torch.Tensor:          # int8, symmetric per output channel
@@ -141,8 +139,9 @@ def finetuned(fp32: Path, card, int8_card, calibration, int8_layers: list[str], 
         return torch.clamp(rounded(w / scale), -127, 127) * scale
 
     observers, method = calibration.observers, calibration.method
-    ranges = {n: (observers[n].range(method),
-                  observers[output_key(n)].range(method) if output_key(n) in observers else None) for n in int8_layers}
+    qparams = {n: (activation_qparams(*observers[n].range(method)),
+                   activation_qparams(*observers[output_key(n)].range(method)) if output_key(n) in observers else None)
+               for n in int8_layers}
 
     class FakeQuantized(OnnxModule):
         """The ONNX graph with the int8 layers fake-quantized and their weights / biases trainable."""
@@ -151,7 +150,7 @@ def finetuned(fp32: Path, card, int8_card, calibration, int8_layers: list[str], 
             super().__init__(model)
             self.trained: dict[str, str] = {}        # initializer name → parameter attribute
             for node in self.nodes:
-                for name in node.input[1:3] if node.name in ranges else ():
+                for name in node.input[1:3] if node.name in qparams else ():
                     if name in self._buffer_of:
                         attr = self._buffer_of[name]
                         value = getattr(self, attr)
@@ -160,10 +159,10 @@ def finetuned(fp32: Path, card, int8_card, calibration, int8_layers: list[str], 
                         self.trained[name] = attr
 
         def _run(self, node, args):
-            if node.name not in ranges:
+            if node.name not in qparams:
                 return super()._run(node, args)
-            (lo, hi), out = ranges[node.name]
-            y = super()._run(node, [activation(args[0], lo, hi), weight(args[1]), *args[2:]])
+            inputs, out = qparams[node.name]
+            y = super()._run(node, [activation(args[0], *inputs), weight(args[1]), *args[2:]])
             return y if out is None else activation(y, *out)
 
     torch.manual_seed(0)

@@ -67,7 +67,7 @@ def fusable_outputs(model) -> list[str]:
     return [n.name for n in quantizable(model) if n.op_type == "Conv" and n.output[0] not in outputs]
 
 
-def _activation_qparams(lo: float, hi: float) -> tuple[float, int]:
+def activation_qparams(lo: float, hi: float) -> tuple[float, int]:
     """uint8 asymmetric (scale, zero point) covering [lo, hi]."""
     scale = max(hi - lo, 1e-8) / 255.0
     return scale, int(np.clip(round(-lo / scale), 0, 255))
@@ -93,7 +93,7 @@ def _fuse_conv_output(node, initializers: dict, x_scale: float, w_scales: np.nda
                              name=f"{tag}_DQ", axis=0))
         node.input[2] = f"{tag}_dq"
     y = node.output[0]
-    scale, zero = _activation_qparams(*out_range)
+    scale, zero = activation_qparams(*out_range)
     tag = f"{y}_out"
     inits += [numpy_helper.from_array(np.array(scale, np.float32), f"{tag}_scale"),
               numpy_helper.from_array(np.array(zero, np.uint8), f"{tag}_zero")]
@@ -142,12 +142,11 @@ def write_qdq(src: Path, dst: Path, ranges: dict[str, tuple[float, float]],
         node = by_name[name]
         x = node.input[0]
         key = (x, round(lo, 9), round(hi, 9))
-        x_scale, _ = _activation_qparams(lo, hi)
+        x_scale, x_zero = activation_qparams(lo, hi)
         if key not in done_activations:  # one Q/DQ pair per tensor and range
-            scale, zero = _activation_qparams(lo, hi)
             tag = f"{x}_qdq{len(done_activations)}"
-            new_inits += [numpy_helper.from_array(np.array(scale, np.float32), f"{tag}_scale"),
-                          numpy_helper.from_array(np.array(zero, np.uint8), f"{tag}_zero")]
+            new_inits += [numpy_helper.from_array(np.array(x_scale, np.float32), f"{tag}_scale"),
+                          numpy_helper.from_array(np.array(x_zero, np.uint8), f"{tag}_zero")]
             new_nodes.setdefault(x, []).extend([
                 helper.make_node("QuantizeLinear", [x, f"{tag}_scale", f"{tag}_zero"], [f"{tag}_q"], name=f"{tag}_Q"),
                 helper.make_node("DequantizeLinear", [f"{tag}_q", f"{tag}_scale", f"{tag}_zero"], [f"{tag}_dq"],
