@@ -1,5 +1,5 @@
 """Where an ONNX INT8 artifact's error comes from: its int8 weights, its 8-bit activations, or both — and what
-empirical bias correction and quantization-aware fine-tuning do to it. The numbers behind the README's "why
+empirical bias correction and quantization-aware fine-tuning do to it. The numbers behind docs/int8.md's "why
 RTMDet-nano stays partly float".
 
     python benchmarks/int8_error_sources.py FP32_ARTIFACT INT8_ARTIFACT --holdout PATH [PATH ...]
@@ -124,7 +124,7 @@ def finetuned(fp32: Path, card, int8_card, calibration, int8_layers: list[str], 
     from onnx import numpy_helper
 
     from edgepose.converters.convert_int8 import int8_card as card_for
-    from edgepose.converters.onnx_qdq import activation_qparams, output_key
+    from edgepose.converters.targets.onnx.qdq import activation_qparams, output_key
     from edgepose.converters.onnx_to_torch import OnnxModule, load_static_onnx
     from edgepose.converters.targets.onnx import OnnxInt8
 

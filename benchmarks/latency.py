@@ -1,5 +1,5 @@
 """Latency of converted artifacts through edgepose.runtimes (onnxruntime, LiteRT, ncnn), per thread count,
-and their size on disk: a thin call of `edgepose bench` (runtimes/bench.py), kept for the README's commands.
+and their size on disk: a thin call of `edgepose bench` (runtimes/bench.py), kept for the commands in docs/.
 
     python benchmarks/latency.py ARTIFACT_DIR_OR_FOLDER [...] [--runs 50] [--threads 1 2]
 

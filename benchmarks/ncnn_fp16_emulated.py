@@ -1,5 +1,5 @@
 """Keypoint drift of an ncnn RTMPose artifact with fp16 arithmetic on an emulated fp16 CPU, against fp32 on
-this machine: the numbers behind the README's "ncnn fp16" rows.
+this machine: the numbers behind the "ncnn fp16" rows of docs/convert.md.
 
     python benchmarks/ncnn_fp16_emulated.py FP32_ARTIFACT FP16_ARTIFACT [--images 6] [--scales 1 10 100]
         [--cpu cortex-a76] [--fp16 default|on]

@@ -1,5 +1,5 @@
 """A timing-only variant of an ONNX model: every SiLU (`x * Sigmoid(x)`) replaced by ReLU. Convert it like the
-original and time both to see what the SiLUs cost in fp32 and INT8 (the README's RTMDet-nano TFLite rows):
+original and time both to see what the SiLUs cost in fp32 and INT8 (the RTMDet-nano TFLite rows of docs/int8.md):
 
     python benchmarks/silu_to_relu.py rtmdet-nano.onnx relu.onnx
     edgepose convert rtmdet-nano --weights relu.onnx --target tflite --int8 --max-error off \\

@@ -15,29 +15,20 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import cv2
 import numpy as np
-
 from edgepose.runtimes.errors import ConfigError
+from edgepose.runtimes.sources import IMAGE_SUFFIXES
+from edgepose.runtimes.tasks import Sample, task_of
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v"}
 MIN_POSE_CROPS = 100       # fewer calibration crops than this gives a warning
 MIN_DET_SCORE = 0.5        # detector boxes used as calibration crops
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One calibration input: an image and, for pose models, one person box in it."""
-    image: np.ndarray                     # BGR uint8
-    box: np.ndarray | None                # (4,) xyxy, or None for detectors
-    origin: str                           # "file.jpg", "vtest.avi#frame120", with "/box2" for crops
 
 
 def _images(paths: list[Path], origin: str) -> list[tuple[str, np.ndarray, None]]:
@@ -119,7 +110,9 @@ def load_samples(paths: list[str | Path], task: str, limit: int,
                  detect: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Sample]:
     """Up to `limit` samples from `paths` (deterministic: evenly spaced over everything found).
 
-    `detect(image) → (N, 4) boxes` supplies person boxes for pose models on folders and videos."""
+    `task`: a card task name; tasks on person crops get one sample per person box, from a COCO json's ground
+    truth or from `detect(image) → (N, 4) boxes` on folders and videos. Other tasks get whole images."""
+    crops = task_of(task).person_crops
     raw: list[tuple[str, np.ndarray, np.ndarray | None]] = []
     for source, frames in map(parse_source, paths):
         if not source.exists():
@@ -141,7 +134,7 @@ def load_samples(paths: list[str | Path], task: str, limit: int,
         raise ConfigError(f"calibration: no readable images in {', '.join(map(str, paths))}")
     samples = []
     for origin, image, box in raw:
-        if task == "detection":
+        if not crops:
             samples.append(Sample(image, None, origin))
         elif box is not None:
             samples.append(Sample(image, box, origin))
@@ -155,7 +148,7 @@ def load_samples(paths: list[str | Path], task: str, limit: int,
     if len(samples) > limit:
         keep = np.linspace(0, len(samples) - 1, limit).round().astype(int)
         samples = [samples[i] for i in keep]
-    if task == "pose" and len(samples) < MIN_POSE_CROPS:
+    if crops and len(samples) < MIN_POSE_CROPS:
         log.warning("calibration: only %d person crops (fewer than %d); INT8 ranges may not generalise",
                     len(samples), MIN_POSE_CROPS)
     return samples

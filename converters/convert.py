@@ -24,11 +24,11 @@ from edgepose.runtimes.errors import (ConfigError, ConversionIncomplete, Convers
 from edgepose.runtimes.version import __version__
 
 from .checkpoint import load_weights, read_state_dict
-from .convert_int8 import Int8Options, calibration_sets, quantize_artifact
+from .convert_int8 import calibration_sets, quantize_artifact
 from .download import download, is_url, sha256_of
 from .model_source import ModelSource, zoo_source
-from .onnx_export import OPSET
 from .onnx_weights import import_folded_onnx
+from .options import ConvertOptions, Int8Options
 from .quiet import quiet
 from .targets import TARGETS, Exported, Target
 from .verify import ProbeInput, verify_artifact
@@ -36,51 +36,14 @@ from .zoo import ModelSpec, get_spec
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "fp16", "int8")
 
-
-@dataclass(frozen=True)
-class ConvertOptions:
-    targets: tuple[str, ...] = ("onnx",)     # artifact formats; see TARGETS
-    precisions: tuple[str, ...] = ("fp32",)  # fp32, or fp16 weights (compute stays fp32 where the backend allows)
-    opset: int = OPSET                       # ONNX opset (13..17)
-    verify: bool = True                      # run each artifact and compare with PyTorch; a mismatch is an error
-    verify_image: str | None = None          # real image to verify on (pose: crop of verify_box); default noise
-    verify_box: tuple[float, float, float, float] | None = None  # person box in verify_image (default: all)
-    overwrite: bool = False                  # replace existing artifact directories
-    progress: bool = True                    # show download / calibration progress bars
-    # INT8 (precision "int8"): see converters/convert_int8.py
-    calib: tuple[str, ...] = ()              # calibration sources: image folders, COCO .json, videos
-    calib_det: str | None = None             # detector artifact giving person boxes (pose, folders/videos)
-    holdout: tuple[str, ...] = ()            # held-out sources for the fidelity report (default: 1 in 5)
-    samples: int = 128                       # calibration samples (images for detectors, crops for pose)
-    max_error: float | None = 1.0            # mixed-precision budget in input px; None = every layer int8
-    method: str = "percentile"               # activation ranges: minmax | percentile | entropy
-    eval_coco: str | None = None             # COCO annotation json: also report COCO AP of fp32 and INT8
-    eval_images: str | None = None           # its image folder
-
-    def __post_init__(self) -> None:
-        for target in self.targets:
-            if target not in TARGETS:
-                raise ConfigError(f"target {target!r} is not supported (supported: {', '.join(TARGETS)}, all)")
-            unsupported = [p for p in self.precisions if p not in TARGETS[target].precisions]
-            if unsupported:
-                raise ConfigError(f"target {target} does not write {', '.join(unsupported)} artifacts")
-        for precision in self.precisions:
-            if precision not in PRECISIONS:
-                raise ConfigError(f"precision {precision!r} is not supported (supported: {', '.join(PRECISIONS)})")
-        if not 13 <= self.opset <= OPSET:
-            raise ConfigError(f"opset {self.opset} is out of range; use 13..{OPSET}")
-        if self.verify_box is not None and self.verify_image is None:
-            raise ConfigError("--verify-box needs --verify-image")
-        if "int8" in self.precisions:
-            if not self.calib:
-                raise ConfigError("--int8 needs calibration data: --calib PATH (image folder, COCO .json or video)")
-            if self.samples < 1:
-                raise ConfigError(f"--samples must be ≥ 1, got {self.samples}")
-            Int8Options(self.method, self.max_error)  # validates method and budget
-        if (self.eval_coco is None) != (self.eval_images is None):
-            raise ConfigError("--eval-coco and --images go together")
+def plan_of(options: ConvertOptions) -> list[tuple[str, str]]:
+    """Every (target, precision) the options ask for, refused before any work when a target cannot write one."""
+    for target in options.targets:
+        unsupported = [p for p in options.precisions if p not in TARGETS[target].precisions]
+        if unsupported:
+            raise ConfigError(f"target {target} does not write {', '.join(unsupported)} artifacts")
+    return [(t, p) for t in options.targets for p in options.precisions]
 
 
 def artifact_name(name: str, target: str, precision: str) -> str:
@@ -120,7 +83,7 @@ def convert(model_name: str, output: str | Path, weights: str | None = None,
     `output/<model>-<target>-<precision>` in the order written. See `write_plan` for failures."""
     spec = get_spec(model_name)
     output = Path(output)
-    plan = [(t, p) for t in options.targets for p in options.precisions]
+    plan = plan_of(options)
     check_output(output, [output / artifact_name(spec.name, t, p) for t, p in plan], options.overwrite)
     probe = ProbeInput.create(spec.task, spec.input_hw, options.verify_image, options.verify_box)
     weights_path = resolve_weights(spec, weights, options.progress)

@@ -12,22 +12,20 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
-from edgepose.calibration.fidelity import detection_fidelity, error_px, pose_fidelity
-from edgepose.calibration.observers import METHODS
-from edgepose.calibration.sources import MIN_DET_SCORE, Sample, load_samples, split_holdout
+from edgepose.calibration.sources import MIN_DET_SCORE, load_samples, split_holdout
 from edgepose.runtimes.backends import BackendOptions, open_backend
 from edgepose.runtimes.card import ModelCard, load_card
-from edgepose.runtimes.detector import Detector, detector_inputs
+from edgepose.runtimes.detector import Detector
 from edgepose.runtimes.errors import ConfigError, ExportError, ModelRefused
-from edgepose.runtimes.pose import PoseModel, pose_inputs
+from edgepose.runtimes.tasks import Sample, task_of
 from edgepose.runtimes.timing import time_calls
 
+from .options import Int8Options
 from .targets import INT8_WRITERS, Calibration, Int8Model, Int8Writer
 
 log = logging.getLogger(__name__)
@@ -38,21 +36,6 @@ HOLDOUT_SLACK = 1.25        # held-out error may pass the budget by this factor 
 DISAGREE = 2.0              # held-out error this many times the calibration error gives a warning
 PRUNE_TRIALS = 24           # most trials of the pass that returns float layers to int8 after the bisection
 LOST = "a person was lost or the mean score dropped by more than 0.05"   # what an infinite error_px means
-
-
-@dataclass(frozen=True)
-class Int8Options:
-    method: str = "percentile"              # activation range: minmax | percentile | entropy
-    max_error: float | None = None          # budget in input px (see fidelity.error_px); None = all layers int8
-    progress: bool = True
-    eval_coco: tuple[str, str] | None = None  # (annotation json, image folder): COCO AP of fp32 and INT8
-    float_layers: tuple[str, ...] | None = None  # keep exactly these float, no search (a mix found before)
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"--method {self.method!r}: choose {', '.join(METHODS)}")
-        if self.max_error is not None and self.max_error < 0:
-            raise ConfigError("--max-error must be ≥ 0 (input pixels)")
 
 
 def calibration_sets(task: str, options) -> tuple[list[Sample], list[Sample], list[str]]:
@@ -78,9 +61,8 @@ def network_inputs(samples: list[Sample], card: ModelCard) -> np.ndarray:
     """(N, 3, H, W) float32 inputs, made by the runtime's own preprocessing for this card (in NCHW whatever
     the card's layout: the observers work on NCHW)."""
     nchw = replace(card, input=replace(card.input, layout="NCHW", shape=[1, 3, card.input.height, card.input.width]))
-    if card.task == "pose":
-        return np.concatenate([pose_inputs(nchw, s.image, s.box[None])[0] for s in samples])
-    return np.concatenate([detector_inputs(nchw, s.image)[0] for s in samples])
+    task = task_of(card)
+    return np.concatenate([task.network_input(nchw, s) for s in samples])
 
 
 def int8_card(card: ModelCard, model: Int8Model, **changes: Any) -> ModelCard:
@@ -157,10 +139,10 @@ def report(fp32: Path, directory: Path, card: ModelCard, calib: list[Sample], ho
                                    "fp32": coco_ap(fp32, *options.eval_coco),
                                    "int8": coco_ap(directory, *options.eval_coco)}
         seen = search["error_px"] if search and search["error_px"] is not None else \
-            error_px(measure(fp32, directory, search_samples(calib)))  # the search measured the final mix already
+            error_px(fp32, measure(fp32, directory, search_samples(calib)))  # the search measured the final mix already
     except ModelRefused as exc:
         raise ExportError(f"the INT8 {card.format} model does not run in edgepose.runtimes: {exc}") from exc
-    check = holdout_check(seen, error_px(fidelity), options.max_error)
+    check = holdout_check(seen, error_px(fp32, fidelity), options.max_error)
     if check["warning"]:
         log.warning("%s INT8: %s", card.format, check["warning"])
     card = replace(card, calibration={**card.calibration, "holdout_check": check},
@@ -221,10 +203,14 @@ def _speed(trials: "_Trials", fp32: Path, int8_layers: list[str], runs: int = 20
 
 
 def measure(fp32: Path, int8: Path, samples: list[Sample]) -> dict[str, Any]:
-    card = load_card(fp32)
-    if card.task == "pose":
-        return pose_fidelity(PoseModel(fp32), PoseModel(int8), samples)
-    return detection_fidelity(Detector(fp32), Detector(int8), samples)
+    """The task's fidelity report of the artifact `int8` against `fp32` on `samples`."""
+    task = task_of(load_card(fp32))
+    return task.fidelity(task.open(fp32), task.open(int8), samples)
+
+
+def error_px(fp32: Path, report: dict[str, Any]) -> float:
+    """The budget's measure (input pixels) of a `measure` report on the artifact `fp32`'s task."""
+    return task_of(load_card(fp32)).error_px(report)
 
 
 class _Trials:
@@ -275,7 +261,7 @@ class _Trials:
             if key not in tried:
                 directory = self.build([n for n in self.writer.layers if n not in float_layers])
                 try:
-                    tried[key] = error_px(measure(self.fp32, directory, samples))
+                    tried[key] = error_px(self.fp32, measure(self.fp32, directory, samples))
                 except ModelRefused as exc:  # the backend refused this mix: over budget
                     log.info("mixed precision: %d float layers does not run (%s)", len(key), exc)
                     tried[key] = float("inf")

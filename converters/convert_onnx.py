@@ -2,7 +2,7 @@
 TFLite artifacts.
 
 The ONNX file says nothing about colour order, normalization, what each output means or how to decode it,
-so the user supplies those card fields in a small JSON (documented in README, "Your own ONNX model"):
+so the user supplies those card fields in a small JSON (documented in docs/own-onnx.md):
 
     {"task": "detection", "input": {"color": "BGR", "mean": [103.53, 116.28, 123.675], "std": [57.375, 57.12, 58.395]},
      "outputs": [{"role": "cls_box", "stride": 8, "layout": "NHWC"}, ...],
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from edgepose.runtimes.errors import ConfigError
-from edgepose.runtimes.keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
+from edgepose.runtimes.keypoints import COCO17
 
-from .convert import ConversionReport, ConvertOptions, artifact_name, check_output, convert_source
+from .convert import ConversionReport, ConvertOptions, artifact_name, check_output, convert_source, plan_of
 from .model_source import onnx_source
 from .verify import ProbeInput
 
@@ -50,12 +50,11 @@ def read_card_fields(fields: str | Path | dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"card fields: unknown key(s) {unknown}; known: {sorted(USER_FIELDS)}")
     for key in ("task", "input", "outputs", "decoder"):
         if key not in fields:
-            raise ConfigError(f"card fields: '{key}' is required (see README, 'Your own ONNX model')")
+            raise ConfigError(f"card fields: '{key}' is required (see docs/own-onnx.md)")
     if not isinstance(fields["outputs"], list) or not all(isinstance(o, dict) for o in fields["outputs"]):
         raise ConfigError("card fields: 'outputs' must be a list of objects, one per ONNX output, in order")
     if fields.get("keypoints") == "coco17":
-        fields = {**fields, "keypoints": list(COCO17_NAMES), "skeleton": [list(p) for p in COCO17_SKELETON],
-                  "flip_pairs": [list(p) for p in COCO17_FLIP_PAIRS], "sigmas": list(COCO17_SIGMAS)}
+        fields = {**fields, **COCO17.card_fields()}
     return fields
 
 
@@ -69,7 +68,7 @@ def convert_onnx(path: str | Path, output: str | Path, card_fields: str | Path |
         raise ConfigError(f"{path}: no such file")
     fields = read_card_fields(card_fields)
     stem = fields.get("name") or path.stem
-    plan = [(t, p) for t in options.targets for p in options.precisions]
+    plan = plan_of(options)
     check_output(Path(output), [Path(output) / artifact_name(stem, t, p) for t, p in plan], options.overwrite)
     with tempfile.TemporaryDirectory(prefix="edgepose-onnx-") as scratch:
         source = onnx_source(path, fields, Path(scratch))

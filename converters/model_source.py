@@ -11,19 +11,20 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch import nn
-
 from edgepose.runtimes.card import OutputSpec
 from edgepose.runtimes.errors import ConfigError
+from edgepose.runtimes.tasks import task_of
+from torch import nn
 
 from .download import sha256_of
+from .models.base import ZooModel
 from .onnx_export import export_onnx
 from .quiet import quiet
 from .verify import Reference
 from .zoo import ModelSpec, card_metadata
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSource:
     name: str                           # artifact stem: <name>-<target>-<precision>
     task: str                           # "pose" | "detection"
@@ -47,7 +48,7 @@ class ModelSource:
         return self.input_shape[2], self.input_shape[3]
 
 
-def zoo_source(spec: ModelSpec, model: nn.Module, checkpoint: dict[str, Any], scratch: Path,
+def zoo_source(spec: ModelSpec, model: ZooModel, checkpoint: dict[str, Any], scratch: Path,
                opset: int) -> ModelSource:
     """A zoo model with loaded weights; `checkpoint` is the card's record of where they came from."""
     shape = (1, 3, *spec.input_hw)
@@ -56,29 +57,32 @@ def zoo_source(spec: ModelSpec, model: nn.Module, checkpoint: dict[str, Any], sc
         outs = model(torch.zeros(shape))
     shapes = [tuple(t.shape) for t in (outs if isinstance(outs, tuple) else (outs,))]
     path = scratch / f"{spec.name}.onnx"
+    batched = task_of(spec.task).batched
     with quiet("torch.onnx.export"):
-        export_onnx(model, path, shape, names, dynamic_batch=spec.task == "pose", opset=opset)
+        export_onnx(model, path, shape, names, dynamic_batch=batched, opset=opset, fp16_safe=model.fp16_safe)
     outputs = tuple(OutputSpec(o.name, o.role, list(s), o.stride, o.layout) for o, s in zip(model.outputs, shapes))
     card = {"task": spec.task, "color": spec.color, "mean": list(spec.mean), "std": list(spec.std),
             "decoder": dict(spec.decoder), **card_metadata(spec),
             "source": {"model": spec.name, "family": spec.family, "config": spec.config, **checkpoint,
                        "official_url": spec.url, "reported_coco_ap": spec.ap, "opset": opset}}
     split = None
-    if getattr(model, "fp32_head", False):
+    if model.fp32_head:
         split = scratch / f"{spec.name}.head-split.onnx"
         with quiet("torch.onnx.export"):
-            export_onnx(_WithHeadInputs(model), split, shape, (*names, "head_input"), dynamic_batch=False, opset=opset)
-    return ModelSource(spec.name, spec.task, path, "input", names, lambda: model, names, shape, spec.task == "pose",
-                       outputs, torch_reference(model), "pytorch", card, split)
+            export_onnx(_WithHeadInputs(model), split, shape, (*names, "head_input"), dynamic_batch=False,
+                        opset=opset, fp16_safe=model.fp16_safe)
+    return ModelSource(name=spec.name, task=spec.task, onnx=path, onnx_input_name="input", onnx_output_names=names,
+                       make_module=lambda: model, signature_names=names, input_shape=shape, dynamic_batch=batched,
+                       outputs=outputs, reference=torch_reference(model), against="pytorch", card=card,
+                       head_split_onnx=split)
 
 
 class _WithHeadInputs(nn.Module):
     """The model's outputs, then the head's input (`forward_features`), as one more output."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: ZooModel) -> None:
         super().__init__()
         self.model = model
-        self.fp16_safe = getattr(model, "fp16_safe", False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = self.model.forward_features(x)
@@ -111,16 +115,19 @@ def onnx_source(path: Path, fields: dict[str, Any], scratch: Path) -> ModelSourc
                     for name, spec, s in zip(names, fields["outputs"], shapes))
     inp = fields["input"]
     task = fields["task"]
+    padding = task_of(task).bbox_padding
     card = {"task": task, "color": inp.get("color", "RGB"), "mean": inp.get("mean"), "std": inp.get("std"),
             "decoder": fields["decoder"], "keypoints": fields.get("keypoints", []),
             "skeleton": fields.get("skeleton", []), "flip_pairs": fields.get("flip_pairs", []),
             "sigmas": fields.get("sigmas", []),
-            "bbox_padding": fields.get("bbox_padding", 1.25 if task == "pose" else None),
+            "bbox_padding": fields.get("bbox_padding", padding),
             "classes": fields.get("classes", []),
             "source": {"model": stem, "onnx": path.name, "sha256": sha256_of(path), "origin": "user ONNX"}}
     signature = tuple(_identifier(n, i) for i, n in enumerate(names))
-    return ModelSource(stem, task, static, input_name, names, lambda: OnnxModule(model).eval(), signature, tuple(shape),
-                       False, outputs, reference, "onnxruntime (source)", card)
+    return ModelSource(name=stem, task=task, onnx=static, onnx_input_name=input_name, onnx_output_names=names,
+                       make_module=lambda: OnnxModule(model).eval(), signature_names=signature,
+                       input_shape=tuple(shape), dynamic_batch=False, outputs=outputs, reference=reference,
+                       against="onnxruntime (source)", card=card)
 
 
 def torch_reference(model: nn.Module) -> Reference:

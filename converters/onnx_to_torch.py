@@ -18,6 +18,8 @@ from torch import nn
 
 from edgepose.runtimes.errors import ConfigError, ExportError
 
+from .options import MIN_OPSET
+
 _UNARY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "Relu": torch.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Exp": torch.exp, "Sqrt": torch.sqrt,
     "Neg": torch.neg, "Abs": torch.abs, "Erf": torch.erf, "Identity": lambda x: x, "Floor": torch.floor,
@@ -31,7 +33,6 @@ _REDUCE = {"ReduceMean": torch.mean, "ReduceSum": torch.sum, "ReduceMax": torch.
 _STRUCTURAL = {"Conv", "ConvTranspose", "BatchNormalization", "LeakyRelu", "HardSigmoid", "Clip", "Softmax",
                "Concat", "Split", "Slice", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "MaxPool",
                "AveragePool", "GlobalAveragePool", "Resize", "Gemm", "MatMul", "Gather", "Pad", "Constant"}
-MIN_OPSET = 13
 SUPPORTED_OPS = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_REDUCE) | _STRUCTURAL
 
 

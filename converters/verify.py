@@ -9,26 +9,22 @@ from typing import Any, Callable
 
 import cv2
 import numpy as np
-
-from edgepose.runtimes.boxes import greedy_match, iou_matrix
-from edgepose.runtimes.card import load_card
-from edgepose.runtimes.detector import Detector
+from edgepose.runtimes.card import ModelCard, load_card
 from edgepose.runtimes.errors import ConfigError
-from edgepose.runtimes.pose import PoseModel
+from edgepose.runtimes.tasks import Sample, task_of
 
 FP32_TOLERANCE = 1e-3     # max|diff| ≤ tol · max(1, max|ref|)
-FP16_MIN_COSINE = 0.999
-FP16_MAX_KEYPOINT_PX = 0.5  # enforced on real images only: on noise, random-weight argmaxes are ties
-FP16_MAX_BOX_PX = 1.0
+FP16_MIN_COSINE = 0.999   # raw outputs; decoded keypoints and boxes are judged by the task (runtimes/tasks.py)
 
 
 @dataclass(frozen=True)
 class ProbeInput:
-    """What an artifact is verified on: a real image (and, for pose models, a person box) or seeded noise.
-    The network input comes from the artifact's own runtime preprocessing (`network_input`), so verification
-    sees exactly the crop the model will see on the device (UDP, padding and pad value from its card)."""
+    """What an artifact is verified on: a real image (with a person box for person-crop tasks) or seeded
+    noise. The network input comes from the artifact's own runtime preprocessing (`network_input`), so
+    verification sees exactly the input the model will see on the device (UDP, padding and pad value from
+    its card)."""
     image: np.ndarray | None   # BGR image; None = seeded standard-normal noise
-    box: np.ndarray | None     # (1, 4) person box for pose models
+    box: np.ndarray | None     # (4,) person box for person-crop tasks
     input_hw: tuple[int, int]
     description: str
 
@@ -44,22 +40,20 @@ class ProbeInput:
         pixels = cv2.imread(image, cv2.IMREAD_COLOR)
         if pixels is None:
             raise ConfigError(f"--verify-image {image} could not be read as an image")
-        if task == "pose":
+        if task_of(task).person_crops:
             box = box or (0.0, 0.0, float(pixels.shape[1]), float(pixels.shape[0]))
             check_box_in_image(box, pixels.shape, "--verify-box")
-            return cls(pixels, np.asarray([box], np.float32), tuple(input_hw), f"{Path(image).name} box {list(box)}")
+            return cls(pixels, np.asarray(box, np.float32), tuple(input_hw), f"{Path(image).name} box {list(box)}")
         if box is not None:
             raise ConfigError("--verify-box applies to pose models; a detector is verified on the whole image")
         return cls(pixels, None, tuple(input_hw), f"{Path(image).name} letterboxed")
 
-    def network_input(self, runner: PoseModel | Detector) -> np.ndarray:
-        """The batch-1 input of `runner`'s model, in its card's layout."""
+    def network_input(self, card: ModelCard) -> np.ndarray:
+        """The batch-1 input of `card`'s model, in its layout."""
         if self.image is None:
             noise = np.random.default_rng(0).standard_normal((1, 3, *self.input_hw)).astype(np.float32)
-            return noise if runner.card.input.layout == "NCHW" else np.ascontiguousarray(noise.transpose(0, 2, 3, 1))
-        if isinstance(runner, PoseModel):
-            return runner.preprocess(self.image, self.box)[0]
-        return runner.preprocess(self.image)[0]
+            return noise if card.input.layout == "NCHW" else np.ascontiguousarray(noise.transpose(0, 2, 3, 1))
+        return task_of(card).network_input(card, Sample(self.image, self.box, self.description))
 
 
 def check_box_in_image(box, image_shape: tuple[int, ...], what: str) -> None:
@@ -80,8 +74,9 @@ def verify_artifact(directory: Path, reference: Reference, probe: ProbeInput, pr
     """Compare the artifact in `directory` with `reference` on `probe`; returns the card's `verification`
     block (`against` names what the reference is)."""
     card = load_card(directory)
-    runner = PoseModel(directory) if card.task == "pose" else Detector(directory)  # opens the backend once
-    feed = probe.network_input(runner)
+    task = task_of(card)
+    runner = task.open(directory)  # opens the backend once
+    feed = probe.network_input(card)
     nchw = feed if card.input.layout == "NCHW" else np.ascontiguousarray(feed.transpose(0, 3, 1, 2))
     got = runner.backend.run(feed)
     ref = {spec.name: arr for spec, arr in zip(card.outputs, reference(nchw))}
@@ -99,26 +94,9 @@ def verify_artifact(directory: Path, reference: Reference, probe: ProbeInput, pr
         per_output[spec.role if spec.stride is None else f"{spec.role}_s{spec.stride}"] = entry
         got[spec.name] = g
     result: dict[str, Any] = {"against": against, "input": probe.description, "outputs": per_output}
-    if isinstance(runner, PoseModel):
-        by_role_ref = {s.role: ref[s.name] for s in card.outputs}
-        by_role_got = {s.role: got[s.name] for s in card.outputs}
-        k_ref, _ = runner.decode(by_role_ref)
-        k_got, _ = runner.decode(by_role_got)
-        shift = np.linalg.norm(k_ref - k_got, axis=-1)
-        tied = runner.decoder.ties(by_role_ref, by_role_got)
-        judged = shift[~tied] if (~tied).any() else np.zeros(1)
-        result["keypoint_displacement_px"] = {"max": float(judged.max()), "mean": float(judged.mean()),
-                                              "ambiguous_keypoints": int(tied.sum())}
-        if precision != "fp32" and probe.real:
-            passed &= float(judged.max()) <= FP16_MAX_KEYPOINT_PX
-    else:
-        size = (card.input.height, card.input.width)
-        a, b = runner.decode(ref, 1.0, size), runner.decode(got, 1.0, size)
-        pairs = greedy_match(iou_matrix(a.boxes, b.boxes), 0.5) if len(a) and len(b) else []
-        moved = max((float(np.abs(a.boxes[i] - b.boxes[j]).max()) for i, j in pairs), default=0.0)
-        result["boxes"] = {"reference": len(a), "artifact": len(b), "matched": len(pairs), "max_corner_shift_px": moved}
-        if probe.real:
-            passed &= len(a) == len(b) == len(pairs) and moved <= (FP16_MAX_BOX_PX if precision != "fp32" else 0.1)
+    key, decoded, decoded_ok = task.compare_decoded(runner, ref, got, precision == "fp32", probe.real)
+    result[key] = decoded
+    passed &= decoded_ok
     worst = min(per_output, key=lambda n: per_output[n]["cosine"])
     result["passed"] = bool(passed)
     result["summary"] = (f"worst output {worst}: max|diff| {per_output[worst]['max_abs_diff']:.3g}, "

@@ -9,11 +9,10 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from torch import nn
-
 from edgepose.runtimes.errors import ConfigError
-from edgepose.runtimes.keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
+from edgepose.runtimes.keypoints import COCO17, NO_KEYPOINTS, KeypointSet
 from edgepose.runtimes.presets import DET_MEAN_BGR, DET_STD_BGR, POSE_MEAN_RGB, POSE_STD_RGB, RTMDET_DECODER
+from torch import nn
 
 from .models import litehrnet, mobilenetv2, rtmdet, rtmpose
 
@@ -33,6 +32,9 @@ class ModelSpec:
     sha256_prefix: str                # hash fragment of the official file name
     ap: float                         # COCO val2017 AP reported by MMPose (detector: person box AP)
     config: str                       # MMPose/MMDet config the architecture follows
+    keypoint_set: KeypointSet = NO_KEYPOINTS  # what a pose model's outputs are (names, skeleton, flips, sigmas)
+    bbox_padding: float | None = None  # top-down pose: box → crop enlargement (MMPose 1.25)
+    classes: tuple[str, ...] = ()     # detectors: class names
     onnx_import: tuple[tuple[str, ...], str] | None = None  # weights may also come from a BN-folded ONNX
                                       # export: (module prefixes mapped by node name, head module name)
 
@@ -46,7 +48,7 @@ _V1 = "https://download.openmmlab.com/mmpose/v1"
 def _pose(name: str, family: str, build: Callable[[], nn.Module], decoder: dict, url: str, sha: str, ap: float,
           config: str) -> ModelSpec:
     return ModelSpec(name, "pose", family, build, (256, 192), "RGB", POSE_MEAN_RGB, POSE_STD_RGB, decoder, url,
-                     sha, ap, config)
+                     sha, ap, config, keypoint_set=COCO17, bbox_padding=1.25)
 
 
 ZOO: dict[str, ModelSpec] = {
@@ -75,7 +77,7 @@ ZOO: dict[str, ModelSpec] = {
         "rtmdet-nano", "detection", "rtmdet", rtmdet.rtmdet_nano, (320, 320), "BGR", DET_MEAN_BGR, DET_STD_BGR,
         _RTMDET, f"{_V1}/projects/rtmpose/rtmdet_nano_8xb32-100e_coco-obj365-person-05d8511e.pth",
         "05d8511e", 0.403, "projects/rtmpose/rtmdet/person/rtmdet_nano_320-8xb32_coco-person.py",
-        onnx_import=rtmdet.ONNX_IMPORT),
+        classes=("person",), onnx_import=rtmdet.ONNX_IMPORT),
 }
 
 
@@ -90,8 +92,4 @@ def get_spec(name: str) -> ModelSpec:
 
 def card_metadata(spec: ModelSpec) -> dict[str, Any]:
     """The keypoint/detection fields of the model card for a zoo model."""
-    if spec.task == "pose":
-        return dict(keypoints=list(COCO17_NAMES), skeleton=[list(p) for p in COCO17_SKELETON],
-                    flip_pairs=[list(p) for p in COCO17_FLIP_PAIRS], sigmas=list(COCO17_SIGMAS),
-                    bbox_padding=1.25, classes=[])
-    return dict(keypoints=[], skeleton=[], flip_pairs=[], sigmas=[], bbox_padding=None, classes=["person"])
+    return {**spec.keypoint_set.card_fields(), "bbox_padding": spec.bbox_padding, "classes": list(spec.classes)}

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 from edgepose.calibration.observers import METHODS
+from edgepose.converters.options import FLOAT_PRECISIONS, MIN_OPSET, ConvertOptions
+from edgepose.runtimes.card import FORMATS
 from edgepose.runtimes.errors import ConfigError, EdgeposeError
 
 EPILOG_CONVERT = """examples:
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edgepose {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    d = ConvertOptions()   # every convert default below comes from here
 
     sub.add_parser("models", help="list the model zoo (names, input size, COCO AP, official checkpoint)",
                    description="List the models `edgepose convert` can build, with their official checkpoints.")
@@ -48,18 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
                               "(then --card-fields is required)")
     convert.add_argument("--card-fields", metavar="JSON",
                          help="for an .onnx MODEL: what the file does not say (task, colour, mean/std, output roles, "
-                              "decoder, keypoints); see README, 'Your own ONNX model'")
-    convert.add_argument("--target", default=("onnx",), type=_choice_list(*_target_names()),
-                         help="artifact format(s): onnx, ncnn, tflite, comma-separated, or all (default: onnx)")
-    convert.add_argument("--precision", default=("fp32",), type=_choice_list("fp32", "fp16"),
-                         help="fp32, fp16 (weights stored as float16), comma-separated, or all (default: fp32)")
+                              "decoder, keypoints); see docs/own-onnx.md")
+    convert.add_argument("--target", default=d.targets, type=_choice_list(*FORMATS),
+                         help=f"artifact format(s): {', '.join(FORMATS)}, comma-separated, or all "
+                              f"(default: {','.join(d.targets)})")
+    convert.add_argument("--precision", default=d.precisions, type=_choice_list(*FLOAT_PRECISIONS),
+                         help=f"{', '.join(FLOAT_PRECISIONS)} (fp16: weights stored as float16), comma-separated, or "
+                              f"all (default: {','.join(d.precisions)}); INT8: --int8")
     convert.add_argument("--weights", metavar="PATH_OR_URL",
                          help="checkpoint: an MMPose/MMDet .pth file or URL (http, https, file); for rtmdet-nano "
                               "also a BN-folded ONNX export. Default: download the official checkpoint "
                               "(sha256-checked) into $EDGEPOSE_CACHE or ~/.cache/edgepose")
     convert.add_argument("--output", "-o", metavar="DIR", required=True,
                          help="directory that receives the artifact directory (created if missing)")
-    convert.add_argument("--opset", type=int, default=17, help="ONNX opset, 13..17 (default: 17)")
+    convert.add_argument("--opset", type=int, default=d.opset,
+                         help=f"ONNX opset, {MIN_OPSET}..{d.opset} (default: {d.opset})")
     convert.add_argument("--verify-image", metavar="IMAGE",
                          help="verify on this real image instead of seeded noise (pose: the crop of --verify-box); "
                               "fp16 must then also keep keypoints within 0.5 px / boxes within 1 px")
@@ -80,18 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
                       help="detector artifact that finds the people in --calib images/videos for pose models")
     int8.add_argument("--holdout", nargs="+", action="extend", metavar="PATH", default=[],
                       help="held-out data for the fidelity report (default: every 5th calibration sample)")
-    int8.add_argument("--samples", type=int, default=128, metavar="N",
-                      help="calibration samples: images for detectors, person crops for pose (default 128; "
+    int8.add_argument("--samples", type=int, default=d.samples, metavar="N",
+                      help=f"calibration samples: images for detectors, person crops for pose (default {d.samples}; "
                            "fewer than 100 crops warns)")
-    int8.add_argument("--max-error", type=_budget, default=1.0, metavar="PX",
+    int8.add_argument("--max-error", type=_budget, default=d.max_error, metavar="PX",
                       help="error budget in input pixels (p95 keypoint shift, or p95 box-corner shift with no "
-                           "person lost and mean score drop ≤ 0.05); 'off' quantizes every layer (default 1.0)")
+                           f"person lost and mean score drop ≤ 0.05); 'off' quantizes every layer "
+                           f"(default {d.max_error})")
     int8.add_argument("--eval-coco", metavar="ANN.json",
                       help="also report COCO AP (keypoints for pose on its ground-truth boxes, person boxes for "
                            "detectors) of fp32 and INT8; needs pycocotools (edgepose[eval])")
     int8.add_argument("--images", metavar="DIR", help="image folder of --eval-coco (file_name is relative to it)")
-    int8.add_argument("--method", choices=METHODS, default="percentile",
-                      help="activation ranges: minmax, percentile (99.99 %%, default) or entropy (ncnn's KL)")
+    int8.add_argument("--method", choices=METHODS, default=d.method,
+                      help=f"activation ranges: minmax, percentile (99.99 %%), entropy (ncnn's KL) "
+                           f"(default {d.method})")
     _add_run_parser(sub)
     _add_bench_parser(sub)
     card = sub.add_parser(
@@ -196,7 +204,7 @@ def _add_run_parser(sub) -> None:
     run.add_argument("--ncnn-fp16", action=argparse.BooleanOptionalAction, default=None,
                      help="ncnn: fp16 storage and arithmetic. Default: on for edgepose fp16 artifacts of fp16-safe "
                           "models (RTMPose; its head stays fp32) on CPUs with fp16 arithmetic (Pi 5, Jetson Orin), "
-                          "off otherwise; --no-ncnn-fp16 keeps fp32 (README, Raspberry Pi)")
+                          "off otherwise; --no-ncnn-fp16 keeps fp32 (docs/arm-boards.md)")
     run.add_argument("--async", dest="async_mode", choices=["auto", "on", "off"], default="auto",
                      help="video: run the detector on the next frame in a second thread while the pose model runs "
                           "(same results, sooner on multi-core CPUs); auto = on with 4 or more physical cores")
@@ -220,15 +228,6 @@ def allow_negative_numbers(parser: argparse.ArgumentParser) -> None:
     if parser._has_negative_number_optionals:
         raise ValueError(f"{parser.prog} has options that look like negative numbers")
     parser._negative_number_matcher = re.compile(r"^-\.?\d")
-
-
-def _target_names() -> tuple[str, ...]:
-    """The conversion targets (converters/targets); the fixed list when the build side is not installed."""
-    try:
-        from edgepose.converters.targets import TARGETS
-    except ImportError:  # a runtime-only install: `convert` then says what to install
-        return ("onnx", "ncnn", "tflite")
-    return tuple(TARGETS)
 
 
 def _choice_list(*choices: str):
@@ -295,7 +294,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
             if args.card_fields is None:
                 raise ConfigError(f"{args.model} is an ONNX file: pass --card-fields FIELDS.json "
-                                  "(README, 'Your own ONNX model')")
+                                  "(docs/own-onnx.md)")
             if args.weights is not None:
                 raise ConfigError("--weights does not apply to an ONNX MODEL: the file carries its weights")
             written = convert_onnx(args.model, args.output, args.card_fields, options, report)

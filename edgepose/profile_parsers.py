@@ -180,7 +180,7 @@ def _cell(value: float | int | None, fmt: str) -> str:
 
 
 def format_table(timings: list[Timing], device: dict, top: int = 10) -> str:
-    """The report `edgepose profile` prints (README, 'edgepose profile')."""
+    """The report `edgepose profile` prints (docs/bench-profile.md)."""
     rows = [("model", "delegate", "tool", "runs", "median ms", "p90 ms", "mean ms", "min ms", "FPS")]
     for t in timings:
         rows.append((t.model, t.delegate, t.tool, _cell(t.runs, "d"), _cell(t.median_ms, ".2f"), _cell(t.p90_ms, ".2f"),

@@ -9,10 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .card import CARD_NAME
+from .card import CARD_NAME, ENGINE_CACHE
 from .errors import ConfigError
-
-CACHE_DIR = "trt_cache"   # TensorRT engines a runtime built beside the model (runtimes/devices.py)
 
 
 def check_replaceable(final: Path, overwrite: bool) -> None:
@@ -28,7 +26,7 @@ def check_replaceable(final: Path, overwrite: bool) -> None:
                           "directories: move it away or choose another --output")
     try:
         files = json.loads((final / CARD_NAME).read_text()).get("files", {})
-        owned = {CARD_NAME, CACHE_DIR, *(str(name) for name in files.values())}
+        owned = {CARD_NAME, ENGINE_CACHE, *(str(name) for name in files.values())}
     except (OSError, ValueError, AttributeError):
         raise ConfigError(f"{final} exists and holds no readable {CARD_NAME}; --overwrite replaces only "
                           "artifact directories: move it away or choose another --output") from None

@@ -84,6 +84,10 @@ class Backend:
         """The exception types the backend library raises when it fails to compute a model."""
         return ()
 
+    def input_names(self) -> list[str]:
+        """The model's input tensor names, as the runtime library reports them."""
+        raise NotImplementedError
+
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
@@ -112,6 +116,9 @@ class OnnxRuntimeBackend(Backend):
         from onnxruntime.capi import onnxruntime_pybind11_state as state
 
         return (state.Fail, state.InvalidArgument, state.InvalidGraph, state.NotImplemented, state.RuntimeException)
+
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.session.get_inputs()]
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         outs = self.session.run(self.output_names, {self.card.input.name: x})
@@ -146,6 +153,9 @@ class TFLiteBackend(Backend):
 
     def native_errors(self) -> tuple[type[BaseException], ...]:
         return (RuntimeError, ValueError)   # LiteRT's invoke / resize failures
+
+    def input_names(self) -> list[str]:
+        return [d["name"] for d in self.interpreter.get_input_details()]
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         with self.lock:
@@ -248,6 +258,9 @@ class NcnnBackend(Backend):
             self.device += f" ({kind}" + (", head fp32)" if self.head is not None else ")")
         self.fixed_batch = 1  # ncnn runs one item per extractor
 
+    def input_names(self) -> list[str]:
+        return list(self.net.input_names())
+
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         sample = np.ascontiguousarray(x[0], dtype=np.float32)  # kept alive until extraction is done
         with self.net.create_extractor() as ex:
@@ -281,7 +294,8 @@ def ncnn_fp16_default(card: ModelCard, ncnn) -> bool:
     return bool(card.source.get("fp16_arithmetic")) and bool(ncnn.cpu_support_arm_asimdhp())
 
 
-BACKENDS = {"onnx": OnnxRuntimeBackend, "tflite": TFLiteBackend, "ncnn": NcnnBackend}
+BACKENDS: dict[str, type[Backend]] = {  # one per card.FORMATS name, in its order
+    "onnx": OnnxRuntimeBackend, "ncnn": NcnnBackend, "tflite": TFLiteBackend}
 
 
 def open_backend(card: ModelCard, directory: str | Path, options: BackendOptions | None = None) -> Backend:

@@ -20,12 +20,15 @@ from .errors import ConfigError
 CARD_NAME = "edgepose.json"
 SCHEMA_VERSION = "1.0"  # major.minor; a reader accepts any minor of its major
 
-TASKS = ("pose", "detection")
+TASKS = ("pose", "detection")                      # runtimes/tasks.py: one Task per name
+FORMATS = ("onnx", "ncnn", "tflite")               # runtimes/backends.py: one backend per format
+DECODER_TYPES = ("simcc", "heatmap", "keypoints", "rtmdet")   # runtimes/decoding.py: one decoder per type
 LAYOUTS = ("NCHW", "NHWC")
 COLORS = ("RGB", "BGR")
 DTYPES = ("float32", "float16", "uint8", "int8")
 PRECISIONS = ("fp32", "fp16", "int8")
 OUTPUT_ROLES = ("simcc_x", "simcc_y", "heatmaps", "keypoints", "cls", "box", "cls_box")
+ENGINE_CACHE = "trt_cache"  # folder a runtime may add to an artifact: TensorRT engines built on first use
 
 
 @dataclass(frozen=True)
@@ -81,16 +84,12 @@ class ModelCard:
 
     def __post_init__(self) -> None:
         _check_choice("task", self.task, TASKS)
-        from .backends import BACKENDS  # a format is known once a backend runs it
-
-        _check_choice("format", self.format, tuple(BACKENDS))
+        _check_choice("format", self.format, FORMATS)
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("input.layout", self.input.layout, LAYOUTS)
         _check_choice("input.color", self.input.color, COLORS)
         _check_choice("input.dtype", self.input.dtype, DTYPES)
-        from .decoding import DECODERS  # the registry: a new decoder type is known once it is registered
-
-        _check_choice("decoder.type", self.decoder.get("type"), tuple(DECODERS))
+        _check_choice("decoder.type", self.decoder.get("type"), DECODER_TYPES)
         if len(self.input.shape) != 4:
             raise ConfigError(f"model card: input.shape must have 4 dimensions, got {self.input.shape}")
         if (self.input.mean is None) != (self.input.std is None):

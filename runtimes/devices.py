@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .atomic import CACHE_DIR as TRT_CACHE  # TensorRT engines, built on first use, kept in the artifact folder
+from .card import ENGINE_CACHE  # TensorRT engines, built on first use, kept in the artifact folder
 from .errors import ConfigError
 
 ORT_PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
@@ -53,7 +53,7 @@ def onnx_providers(device: str, directory: Path, precision: str, available: list
     if device == "cpu":
         return ["CPUExecutionProvider"]
     if device == "tensorrt":
-        options = {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(directory / TRT_CACHE),
+        options = {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(directory / ENGINE_CACHE),
                    "trt_fp16_enable": precision == "fp16", "trt_int8_enable": False}
         rest = ["CUDAExecutionProvider"] if "CUDAExecutionProvider" in available else []
         return [(wanted, options), *rest, "CPUExecutionProvider"]

@@ -16,7 +16,7 @@ from .atomic import atomic_directory
 from .backends import Backend, open_backend
 from .card import InputSpec, ModelCard, OutputSpec
 from .errors import ConfigError, EdgeposeError
-from .keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, COCO17_SIGMAS, COCO17_SKELETON
+from .keypoints import COCO17
 from .presets import DET_MEAN_BGR, DET_STD_BGR, RTMDET_DECODER
 from .version import __version__
 
@@ -38,9 +38,8 @@ def _movenet(files: dict[str, str]) -> ModelCard:
         task="pose", format="tflite", files=files,
         input=InputSpec("serving_default_input:0", [1, 192, 192, 3], "NHWC", "uint8", "RGB", None, None),
         outputs=[OutputSpec("StatefulPartitionedCall:0", "keypoints", [1, 1, 17, 3])],
-        decoder={"type": "keypoints", "format": "yx_score_normalized"}, keypoints=list(COCO17_NAMES),
-        skeleton=[list(p) for p in COCO17_SKELETON], flip_pairs=[list(p) for p in COCO17_FLIP_PAIRS],
-        sigmas=list(COCO17_SIGMAS), bbox_padding=1.25, precision="int8", edgepose_version=__version__,
+        decoder={"type": "keypoints", "format": "yx_score_normalized"}, **COCO17.card_fields(), bbox_padding=1.25,
+        precision="int8", edgepose_version=__version__,
         source={"model": "movenet-singlepose-lightning", "origin": "TF Hub MoveNet Lightning v4 INT8 (Apache-2.0)"})
 
 
@@ -104,8 +103,8 @@ def check_backend(backend: Backend, what: str) -> None:
     """Run one blank input through `backend` and check the input name and the output names and shapes
     against its card; a file that is a different model raises ConfigError."""
     card = backend.card
-    names = _input_names(backend)
-    if names is not None and card.input.name not in names:
+    names = backend.input_names()
+    if card.input.name not in names:
         raise ConfigError(f"{what}: the model's input is {', '.join(names)}, not {card.input.name!r} as the "
                           "card says; it is a different model")
     shape = [d if d > 0 else 1 for d in card.input.shape]
@@ -115,14 +114,3 @@ def check_backend(backend: Backend, what: str) -> None:
         if len(got) != len(spec.shape) or any(w > 0 and w != g for w, g in zip(spec.shape, got)):
             raise ConfigError(f"{what}: output {spec.name!r} has shape {list(got)}, the card expects "
                               f"{spec.shape}; it is a different model")
-
-
-def _input_names(backend: Backend) -> list[str] | None:
-    """Input tensor names as the runtime reports them (None when it cannot say)."""
-    if hasattr(backend, "session"):
-        return [i.name for i in backend.session.get_inputs()]
-    if hasattr(backend, "interpreter"):
-        return [d["name"] for d in backend.interpreter.get_input_details()]
-    if hasattr(backend, "net"):
-        return list(backend.net.input_names())
-    return None

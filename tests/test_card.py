@@ -7,7 +7,7 @@ import pytest
 
 from edgepose.runtimes.card import CARD_NAME, InputSpec, ModelCard, OutputSpec, load_card
 from edgepose.runtimes.errors import ConfigError
-from edgepose.runtimes.keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES, flip_indices
+from edgepose.runtimes.keypoints import COCO17, flip_indices
 
 
 def pose_card(**changes) -> ModelCard:
@@ -15,8 +15,8 @@ def pose_card(**changes) -> ModelCard:
         task="pose", format="onnx", files={"model": "m.onnx"},
         input=InputSpec("input", [-1, 3, 256, 192], "NCHW", "float32", "RGB", [1.0, 2.0, 3.0], [4.0, 5.0, 6.0]),
         outputs=[OutputSpec("simcc_x", "simcc_x", [-1, 17, 384]), OutputSpec("simcc_y", "simcc_y", [-1, 17, 512])],
-        decoder={"type": "simcc", "split_ratio": 2.0}, keypoints=list(COCO17_NAMES), skeleton=[[0, 1]],
-        flip_pairs=[list(p) for p in COCO17_FLIP_PAIRS], sigmas=[0.1] * 17, bbox_padding=1.25, precision="fp32",
+        decoder={"type": "simcc", "split_ratio": 2.0}, keypoints=list(COCO17.names), skeleton=[[0, 1]],
+        flip_pairs=[list(p) for p in COCO17.flip_pairs], sigmas=[0.1] * 17, bbox_padding=1.25, precision="fp32",
         source={"model": "rtmpose-t"})
     fields.update(changes)
     return ModelCard(**fields)
@@ -116,4 +116,4 @@ def test_not_json_and_no_card_are_clear_errors(tmp_path):
 
 
 def test_coco_flip_indices_match_mmpose():
-    assert flip_indices(17, COCO17_FLIP_PAIRS) == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+    assert flip_indices(17, COCO17.flip_pairs) == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]

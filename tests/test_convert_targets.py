@@ -65,8 +65,8 @@ def test_tflite_and_ncnn_cards_describe_their_inputs(matrix):
 def test_ncnn_head_split_computes_what_the_whole_net_computes(matrix, tmp_path):
     """Cutting the fp32 RTMPose-t net at the head's input (the extra output pnnx was given) into a body and a
     head net changes nothing: same outputs through the two-net backend, and the head reads only the cut."""
-    from edgepose.converters.ncnn_param import NcnnParam
-    from edgepose.converters.ncnn_split import split_head
+    from edgepose.converters.targets.ncnn.param import NcnnParam
+    from edgepose.converters.targets.ncnn.split import split_head
 
     whole = matrix / "rtmpose-t-ncnn-fp32"
     card = load_card(whole)
@@ -128,7 +128,7 @@ def test_run_on_vtest_with_ncnn_detector_and_tflite_pose(matrix, tmp_path):
 
 @pytest.mark.slow
 def test_ncnn_bin_rewrite_round_trips_and_casts_only_large_weights(matrix, tmp_path):
-    from edgepose.converters.ncnn_bin import TAG_FP16, blob_layout, cast_weights_fp16
+    from edgepose.converters.targets.ncnn.bin import TAG_FP16, blob_layout, cast_weights_fp16
 
     for model in (*POSE_MODELS, "rtmdet-nano"):
         directory = matrix / f"{model}-ncnn-fp32"

@@ -186,7 +186,8 @@ def test_user_onnx_converts_to_int8_on_every_target(tmp_path):
 
 
 def test_opset_11_files_are_upgraded_for_int8(tmp_path):
-    from edgepose.converters.onnx_to_torch import MIN_OPSET, load_static_onnx
+    from edgepose.converters.onnx_to_torch import load_static_onnx
+    from edgepose.converters.options import MIN_OPSET
 
     model, _, shape = load_static_onnx(need(RTMDET_ONNX))
     assert shape == (1, 3, 320, 320)

@@ -40,7 +40,7 @@ def largest_intermediate(net: torch.nn.Module, x: np.ndarray, path) -> tuple[flo
     import onnx
     import onnxruntime as ort
 
-    export_onnx(net, path, (1, 3, 256, 192), tuple(o.name for o in net.outputs))
+    export_onnx(net, path, (1, 3, 256, 192), tuple(o.name for o in net.outputs), fp16_safe=net.fp16_safe)
     model = onnx.load(str(path))
     assert {p.key: p.value for p in model.metadata_props}.get(FP16_SAFE_KEY) == "true"
     kind = {out: node.op_type for node in model.graph.node for out in node.output}

@@ -82,7 +82,7 @@ def test_int8_detector_runs_the_pipeline_on_video(rtmdet_int8, tmp_path):
 def test_trained_rtmpose_int8_stays_within_a_pixel_of_fp32(trained_pose_int8, target):
     """The issue's bar on held-out frames the model was not trained on: mean keypoint shift vs fp32 ≤ 1.0 px at
     256×192, p95 ≤ 3 px, OKS vs fp32 ≥ 0.95, ≥ 85 % of the layers int8 (measured with 128 samples: mean
-    0.72-0.91 px, p95 2.1-2.5 px, OKS 0.99, every layer int8; README INT8 table)."""
+    0.72-0.91 px, p95 2.1-2.5 px, OKS 0.99, every layer int8; docs/int8.md table)."""
     out, _ = trained_pose_int8
     card = load_card(out / f"rtmpose-t-{target}-int8")
     fidelity, calibration = card.fidelity, card.calibration

@@ -158,7 +158,7 @@ def _ncnn_net(param: Path, binary: Path, int8: bool):
 
 
 def test_ncnn_rewrite_without_int8_layers_is_byte_identical(tmp_path):
-    from edgepose.converters.ncnn_int8 import write_int8
+    from edgepose.converters.targets.ncnn.int8 import write_int8
 
     param, binary = need(RTMDET_NCNN / "rtmdet-nano.param"), RTMDET_NCNN / "rtmdet-nano.bin"
     result = write_int8(param, binary, tmp_path / "x.param", tmp_path / "x.bin", {})
@@ -179,9 +179,9 @@ def test_ncnn_int8_layer_matches_numpy_integer_arithmetic(tmp_path, kind, pick):
     stride-1 Convolution quantizes its weights to ±31 (6 bits), every other layer to ±127."""
     import torch
 
-    from edgepose.converters.ncnn_bin import read_weights
-    from edgepose.converters.ncnn_int8 import write_int8
-    from edgepose.converters.ncnn_param import NcnnParam
+    from edgepose.converters.targets.ncnn.bin import read_weights
+    from edgepose.converters.targets.ncnn.int8 import write_int8
+    from edgepose.converters.targets.ncnn.param import NcnnParam
 
     param, binary = need(RTMDET_NCNN / "rtmdet-nano.param"), RTMDET_NCNN / "rtmdet-nano.bin"
     layers = NcnnParam.read(param).layers
@@ -224,7 +224,7 @@ def test_ncnn_int8_gemm_matches_numpy_dynamic_row_quantization(tmp_path):
     run time and B with one static scale; the output equals that integer product, and fp32 stays close."""
     import ncnn
 
-    from edgepose.converters.ncnn_int8 import quantizable, write_int8
+    from edgepose.converters.targets.ncnn.int8 import quantizable, write_int8
 
     m, n, k = 17, 24, 40
     rng = np.random.default_rng(1)
@@ -255,7 +255,7 @@ def test_onnx_qdq_matches_numpy_fake_quantization(tmp_path):
     import torch
     from onnx import TensorProto, helper, numpy_helper
 
-    from edgepose.converters.onnx_qdq import collect_stats, write_qdq
+    from edgepose.converters.targets.onnx.qdq import collect_stats, write_qdq
 
     rng = np.random.default_rng(3)
     w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
@@ -293,7 +293,7 @@ def test_onnx_fused_conv_runs_as_qlinearconv_and_matches_integer_arithmetic(tmp_
     import torch
     from onnx import TensorProto, helper, numpy_helper
 
-    from edgepose.converters.onnx_qdq import collect_stats, fusable_outputs, output_key, write_qdq
+    from edgepose.converters.targets.onnx.qdq import collect_stats, fusable_outputs, output_key, write_qdq
 
     rng = np.random.default_rng(4)
     w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)

@@ -1,6 +1,6 @@
-"""The one `.param` model (converters/ncnn_param.py): files round-trip unchanged, fields read as written, and the
-readers built on it (weight layout, I/O blobs) give what the file says. Expected values are worked out by hand
-from the layer lines, not taken from a run of the code."""
+"""The one `.param` model (converters/targets/ncnn/param.py): files round-trip unchanged, fields read as
+written, and the readers built on it (weight layout, I/O blobs) give what the file says. Expected values are
+worked out by hand from the layer lines, not taken from a run of the code."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgepose.converters.ncnn_bin import RAW, TAGGED, blob_layout
-from edgepose.converters.ncnn_export import _io_blobs
-from edgepose.converters.ncnn_param import NcnnParam
+from edgepose.converters.targets.ncnn.bin import RAW, TAGGED, blob_layout
+from edgepose.converters.targets.ncnn.export import _io_blobs
+from edgepose.converters.targets.ncnn.param import NcnnParam
 
 # pnnx's layout (`%-24s %-24s %d %d`), with a constant-B Gemm and its C, a MemoryData, array and float values,
 # and outputs written out10 before out2
@@ -57,7 +57,7 @@ def test_pnnx_written_param_round_trips_and_matches_its_bin(tmp_path):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from edgepose.converters.ncnn_export import export_ncnn
+    from edgepose.converters.targets.ncnn.export import export_ncnn
 
     rng = np.random.default_rng(0)
     shapes = {"w1": (8, 3, 3, 3), "b1": (8,), "w2": (8, 1, 3, 3), "b2": (8,), "fc_w": (5, 8), "fc_b": (5,)}

@@ -9,13 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from edgepose.calibration.sources import Sample
 from edgepose.converters.convert_int8 import network_inputs
 from edgepose.converters.verify import ProbeInput
 from edgepose.runtimes.card import load_card
 from edgepose.runtimes.detector import Detector
 from edgepose.runtimes.pose import PoseModel
+from edgepose.runtimes.tasks import Sample
 from edgepose.runtimes.third_party import wrap
 
 from .conftest import RTMDET_ONNX, SHARED, need, reference, run_cli
@@ -50,7 +49,7 @@ def test_udp_crops_are_the_same_for_runtime_verification_and_calibration(heatmap
     image = cv2.imread(str(need(IMAGE)))
     box = np.asarray(BOX, np.float32)
     runtime = PoseModel(udp).preprocess(image, box[None])[0]
-    verified = ProbeInput.create("pose", (256, 192), str(IMAGE), BOX).network_input(PoseModel(udp))
+    verified = ProbeInput.create("pose", (256, 192), str(IMAGE), BOX).network_input(load_card(udp))
     calibrated = network_inputs([Sample(image, box, "x")], load_card(udp))
     assert runtime.shape == (1, 3, 256, 192)
     assert np.array_equal(runtime, verified) and np.array_equal(runtime, calibrated)
@@ -63,7 +62,7 @@ def test_detector_pad_value_reaches_verification_and_calibration(tmp_path):
     padded = _with_decoder(det, tmp_path / "pad0", letterbox_pad_value=0)
     image = cv2.imread(str(need(IMAGE)))                                          # 640x429: padded at the bottom
     runtime = Detector(padded).preprocess(image)[0]
-    verified = ProbeInput.create("detection", (320, 320), str(IMAGE)).network_input(Detector(padded))
+    verified = ProbeInput.create("detection", (320, 320), str(IMAGE)).network_input(load_card(padded))
     calibrated = network_inputs([Sample(image, None, "x")], load_card(padded))
     assert np.array_equal(runtime, verified) and np.array_equal(runtime, calibrated)
     assert not np.array_equal(runtime, Detector(det).preprocess(image)[0])

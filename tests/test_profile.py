@@ -13,7 +13,7 @@ from edgepose.profile_parsers import (format_table, parse_app_report, parse_benc
                                       parse_hub_profile, percentile)
 from edgepose.runtimes.card import InputSpec, ModelCard, OutputSpec
 from edgepose.runtimes.errors import EdgeposeError
-from edgepose.runtimes.keypoints import COCO17_FLIP_PAIRS, COCO17_NAMES
+from edgepose.runtimes.keypoints import COCO17
 
 from .conftest import assert_one_line_error, run_cli
 
@@ -128,8 +128,8 @@ def card_dir(root: Path, name: str, fmt: str = "tflite") -> Path:
         task="pose", format=fmt, files=files,
         input=InputSpec("input", [1, 256, 192, 3], "NHWC", "float32", "RGB", [1.0, 2.0, 3.0], [4.0, 5.0, 6.0]),
         outputs=[OutputSpec("simcc_x", "simcc_x", [1, 17, 384]), OutputSpec("simcc_y", "simcc_y", [1, 17, 512])],
-        decoder={"type": "simcc", "split_ratio": 2.0}, keypoints=list(COCO17_NAMES), skeleton=[[0, 1]],
-        flip_pairs=[list(p) for p in COCO17_FLIP_PAIRS], sigmas=[0.1] * 17, bbox_padding=1.25, precision="int8",
+        decoder={"type": "simcc", "split_ratio": 2.0}, keypoints=list(COCO17.names), skeleton=[[0, 1]],
+        flip_pairs=[list(p) for p in COCO17.flip_pairs], sigmas=[0.1] * 17, bbox_padding=1.25, precision="int8",
         source={"model": "rtmpose-t"})
     (root / name).mkdir()
     path = root / name

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgepose.runtimes.errors import ConfigError
-from edgepose.runtimes.keypoints import COCO17_SIGMAS
+from edgepose.runtimes.keypoints import COCO17
 from edgepose.runtimes.smoothing import OneEuroFilter
 from edgepose.runtimes.boxes import greedy_match, iou_matrix
 from edgepose.runtimes.tracker import Tracker, TrackerConfig, TrackState, keypoint_box, oks
@@ -42,7 +42,7 @@ def frame(tracker: Tracker, people: list[tuple[float, float]], detect_boxes: boo
 
 
 def make(**kw) -> Tracker:
-    return Tracker(TrackerConfig(**kw), list(COCO17_SIGMAS))
+    return Tracker(TrackerConfig(**kw), list(COCO17.sigmas))
 
 
 def test_detector_runs_on_the_interval_when_nothing_is_lost():
@@ -150,7 +150,7 @@ def test_iou_and_keypoint_box():
 def test_oks_is_one_for_identical_poses_and_falls_with_distance():
     kp, _ = pose_at(0, 0)
     visible = np.ones(K, bool)
-    sig = np.asarray(COCO17_SIGMAS)
+    sig = np.asarray(COCO17.sigmas)
     assert oks(kp, kp, sig, 3000.0, visible) == pytest.approx(1.0)
     assert oks(kp, kp + 5, sig, 3000.0, visible) < oks(kp, kp + 1, sig, 3000.0, visible) < 1.0
 

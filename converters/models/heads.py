@@ -6,6 +6,8 @@ from torch import nn
 
 from edgepose.runtimes.card import OutputSpec
 
+from .base import ZooModel
+
 
 class HeatmapHead(nn.Module):
     """Optional stack of [ConvTranspose 4×4 s2 (no bias) → BN → ReLU], then a 1×1 conv to K heatmaps.
@@ -28,7 +30,7 @@ class HeatmapHead(nn.Module):
         return self.final_layer(self.deconv_layers(feat))
 
 
-class HeatmapPoseModel(nn.Module):
+class HeatmapPoseModel(ZooModel):
     """Top-down heatmap model: (B, 3, 256, 192) normalized RGB → heatmaps (B, K, 64, 48)."""
 
     outputs = (OutputSpec("heatmaps", "heatmaps", []),)  # shape: the converter

@@ -15,7 +15,7 @@ from torch import nn
 from .common import ConvModule, DepthwiseSeparableConvModule
 from .heads import HeatmapHead, HeatmapPoseModel
 
-ARCHS = {
+_ARCHS = {
     "litehrnet-18": dict(num_modules=(2, 4, 2)),
     "litehrnet-30": dict(num_modules=(3, 8, 3)),
 }
@@ -209,7 +209,7 @@ class LiteHRNet(nn.Module):
 
 
 def litehrnet(name: str, num_keypoints: int = 17) -> HeatmapPoseModel:
-    return HeatmapPoseModel(LiteHRNet(**ARCHS[name]), HeatmapHead(CHANNELS[0][0], num_keypoints))
+    return HeatmapPoseModel(LiteHRNet(**_ARCHS[name]), HeatmapHead(CHANNELS[0][0], num_keypoints))
 
 
 def litehrnet_18(num_keypoints: int = 17) -> HeatmapPoseModel:

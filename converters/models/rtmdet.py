@@ -12,6 +12,7 @@ from torch import nn
 
 from edgepose.runtimes.card import OutputSpec
 
+from .base import ZooModel
 from .common import ConvModule
 from .cspnext import CSPLayer, CSPNeXt, conv_or_dwsep
 
@@ -86,7 +87,7 @@ class RTMDetSepBNHead(nn.Module):
         return (*cls_out, *box_out)
 
 
-class RTMDet(nn.Module):
+class RTMDet(ZooModel):
     """(B, 3, 320, 320) normalized BGR → cls_s8, cls_s16, cls_s32 (B, C, H, W) logits,
     box_s8, box_s16, box_s32 (B, 4, H, W) ltrb distances in input pixels."""
 
@@ -102,8 +103,8 @@ class RTMDet(nn.Module):
         return self.bbox_head(self.neck(self.backbone(x)))
 
 
-ARCHS = {"rtmdet-nano": dict(deepen_factor=0.33, widen_factor=0.25, neck_channels=64)}
+_ARCHS = {"rtmdet-nano": dict(deepen_factor=0.33, widen_factor=0.25, neck_channels=64)}
 
 
 def rtmdet_nano(num_classes: int = 1) -> RTMDet:
-    return RTMDet(**ARCHS["rtmdet-nano"], num_classes=num_classes)
+    return RTMDet(**_ARCHS["rtmdet-nano"], num_classes=num_classes)

@@ -10,6 +10,7 @@ from torch import nn
 
 from edgepose.runtimes.card import OutputSpec
 
+from .base import ZooModel
 from .cspnext import CSPNeXt
 
 
@@ -89,12 +90,12 @@ class RTMCCHead(nn.Module):
         return self.cls_x(x), self.cls_y(x)
 
 
-class RTMPose(nn.Module):
+class RTMPose(ZooModel):
     """Top-down pose model: (B, 3, 256, 192) normalized RGB → simcc_x (B, K, 384), simcc_y (B, K, 512)."""
 
     outputs = (OutputSpec("simcc_x", "simcc_x", []), OutputSpec("simcc_y", "simcc_y", []))  # shapes: the converter
     fp16_safe = True   # no fp16 overflow in the exported graph (ScaleNorm above; measured in tests/test_fp16_safe.py)
-    # The SimCC head runs in fp32 where a backend would compute in fp16 (ncnn: a second net, ncnn_split.py):
+    # The SimCC head runs in fp32 where a backend would compute in fp16 (ncnn: a second net, targets/ncnn/split.py):
     # its flat 384/512-bin peaks flip under fp16 accumulation, the backbone's features do not. Distilled
     # RTMPose-t, 48 held-out vtest crops, PyTorch half on x86 as a stand-in: head in fp16 moves keypoints
     # up to 3.0 px (97.8 % within 0.5 px), backbone in fp16 at most 0.5 px (100 %).
@@ -115,15 +116,15 @@ class RTMPose(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-ARCHS = {
+_ARCHS = {
     "rtmpose-t": dict(deepen_factor=0.167, widen_factor=0.375),
     "rtmpose-s": dict(deepen_factor=0.33, widen_factor=0.5),
 }
 
 
 def rtmpose_t(num_keypoints: int = 17) -> RTMPose:
-    return RTMPose(**ARCHS["rtmpose-t"], num_keypoints=num_keypoints)
+    return RTMPose(**_ARCHS["rtmpose-t"], num_keypoints=num_keypoints)
 
 
 def rtmpose_s(num_keypoints: int = 17) -> RTMPose:
-    return RTMPose(**ARCHS["rtmpose-s"], num_keypoints=num_keypoints)
+    return RTMPose(**_ARCHS["rtmpose-s"], num_keypoints=num_keypoints)

@@ -1,8 +1,8 @@
-"""Conversion targets: one module per artifact format, each a `Target` (export + capabilities). Everything
-that lists targets — `TARGETS`, the CLI's --target choices, the plan of a conversion — derives from here.
-To add a target: a module with a Target subclass (and, for INT8, its Int8Writer), one line in `_ALL`, and a
-backend for its format in runtimes/backends.py `BACKENDS` (which also makes the model card accept the
-format); docs/architecture.md."""
+"""Conversion targets: one package per artifact format (`onnx/`, `ncnn/`, `tflite/`), each holding its export,
+fp16 handling, file parser and INT8 writer behind a `Target` (export + capabilities). Everything that lists
+targets — `TARGETS`, the CLI's --target choices, the plan of a conversion — derives from here. To add a
+target: a package with a Target subclass (and, for INT8, its Int8Writer), one line in `_ALL`, the format's
+name in runtimes/card.py `FORMATS` and its backend in runtimes/backends.py `BACKENDS`; docs/architecture.md."""
 from __future__ import annotations
 
 from .base import Calibration, Exported, Int8Model, Int8Writer, Target

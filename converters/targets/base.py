@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+FP16_MIN_ELEMENTS = 4096   # fp16 artifacts store weights of at least this many elements as float16, on every target
+
 if TYPE_CHECKING:
     from edgepose.calibration.observers import TensorObserver
     from edgepose.runtimes.card import ModelCard

@@ -30,10 +30,10 @@ public final class ModelCard {
     static final List<String> LAYOUTS = Arrays.asList("NCHW", "NHWC");
     static final List<String> COLORS = Arrays.asList("RGB", "BGR");
     static final List<String> DTYPES = Arrays.asList("float32", "float16", "uint8", "int8");
-    static final List<String> PRECISIONS = Arrays.asList("fp32", "fp16", "int8", "mixed");
+    static final List<String> PRECISIONS = Arrays.asList("fp32", "fp16", "int8");
     static final List<String> OUTPUT_ROLES =
             Arrays.asList("simcc_x", "simcc_y", "heatmaps", "keypoints", "cls", "box", "cls_box");
-    static final List<String> DECODERS = Arrays.asList("simcc", "heatmap", "keypoints", "rtmdet");
+    static final List<String> DECODER_TYPES = Arrays.asList("simcc", "heatmap", "keypoints", "rtmdet");
 
     /** The model input: tensor name, shape, layout, element type, colour order and normalization. */
     public static final class InputSpec {
@@ -237,7 +237,7 @@ public final class ModelCard {
         check("input.layout", input.layout, LAYOUTS);
         check("input.color", input.color, COLORS);
         check("input.dtype", input.dtype, DTYPES);
-        check("decoder.type", decoder.opt("type"), DECODERS);
+        check("decoder.type", decoder.opt("type"), DECODER_TYPES);
         if (input.shape.length != 4) {
             throw new CardException("model card: input.shape must have 4 dimensions, got " + Arrays.toString(input.shape));
         }

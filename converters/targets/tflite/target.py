@@ -1,22 +1,20 @@
 """TFLite artifacts: the source's PyTorch module through litert-torch, NHWC input, named outputs; INT8 through
-ai-edge-quantizer (converters/tflite_int8.py)."""
+ai-edge-quantizer (converters/targets/tflite/int8.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from edgepose.calibration.observers import TensorObserver
 from edgepose.runtimes.card import ModelCard
+from edgepose.runtimes.tasks import task_of
 
-from ..model_source import ModelSource
-from ..quiet import quiet
-from ..tflite_export import cast_weights_fp16, export_tflite
-from .base import Calibration, Exported, Int8Model, Int8Writer, Target
+from ...model_source import ModelSource
+from ...quiet import quiet
+from ..base import Calibration, Exported, Int8Model, Int8Writer, Target
+from .export import cast_weights_fp16, export_tflite
 
-
-INT16_OUTPUTS = True            # int16x8 for the units writing model outputs and RTMPose's GAU (below)
 INT16_SCOPE = "RTMCCBlock_gau"  # litert-torch op scope of RTMCCHead's gated attention unit
 
 
@@ -24,8 +22,10 @@ class TFLiteInt8(Int8Writer):
     """Units of ops (a conv with its activation...) as litert-torch scopes them; int8 weights and activations,
     16-bit activations for the units named in `int16_layers`, float for the units left out."""
 
-    def __init__(self, fp32: Path, card: ModelCard) -> None:
-        from ..tflite_int8 import io_names, layer_units, unquantizable_outputs
+    def __init__(self, fp32: Path, card: ModelCard, *, int16_outputs: bool | None = None) -> None:
+        """`int16_outputs`: 16-bit activations for the output units and RTMPose's GAU; None = as the card's task
+        declares (`Task.int16_outputs`)."""
+        from .int8 import io_names, layer_units, unquantizable_outputs
 
         self.model = fp32 / card.files["model"]
         self.units = layer_units(self.model)
@@ -39,21 +39,21 @@ class TFLiteInt8(Int8Writer):
         # so the argmax moves. Distilled RTMPose-t, 128 held-out crops, mean shift / 1-thread ms: all-int8
         # 2.2 px; int16 outputs 1.11 px / 3.2 ms; + GAU 0.97 px / 3.6 ms; + the whole head (its 7×7 conv too)
         # 0.95 px / 7.0 ms (int16 convs are slow in LiteRT); head and outputs float 0.86 px; fp32 8.9 ms
-        # pose models only: on RTMDet-nano (all-int8, 100 calibration samples, 9 held-out photos) int16 outputs
+        # pose tasks only: on RTMDet-nano (all-int8, 100 calibration samples, 9 held-out photos) int16 outputs
         # changed nothing (mean IoU 0.910 vs 0.913, the same 5 persons under 0.5) and cost 1.1 ms (7.9 vs
         # 6.8 ms, 1 thread): LiteRT runs int16x8 convolutions in its reference kernels
-        if INT16_OUTPUTS and card.task == "pose":
+        if task_of(card).int16_outputs if int16_outputs is None else int16_outputs:
             self.int16_layers = [n for n in self.layers if set(self.units[n]) & set(self.output_keys)
                                  or INT16_SCOPE in n]
 
     def collect(self, inputs: np.ndarray, progress: Any) -> dict[str, TensorObserver]:
-        from ..tflite_int8 import collect_stats
+        from .int8 import collect_stats
 
         return collect_stats(self.model, np.ascontiguousarray(inputs.transpose(0, 2, 3, 1)), progress)
 
     def write(self, directory: Path, calibration: Calibration, int8_layers: list[str]) -> Int8Model:
         """QUANTIZE / DEQUANTIZE rename the graph's edges: the result names the new input and output tensors."""
-        from ..tflite_int8 import io_names, write_int8
+        from .int8 import io_names, write_int8
 
         int8 = set(int8_layers)
         dst = directory / self.model.name

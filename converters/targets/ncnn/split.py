@@ -5,7 +5,7 @@ Why: on ARMv8.2 cores ncnn computes in fp16 when fp16 arithmetic is on, and RTMP
 and two Linear classifiers over 384/512 bins) turns the small rounding of fp16 accumulation into argmax
 flips of several bins on flat peaks (emulated cortex-a76, distilled RTMPose-t: whole net in fp16 1.4-2.3 px
 mean, head in fp32 0.7-1.0 px; what remains is the backbone's rounding flipping low-score peaks). ncnn's
-per-layer "no fp16" mask (`31=`) is the obvious tool but crashes on fp16 cores (ncnn_export.py's docstring), so
+per-layer "no fp16" mask (`31=`) is the obvious tool but crashes on fp16 cores (export.py's docstring), so
 the head becomes a second net that the runtime always runs with fp16 off (runtimes/backends.py NcnnBackend).
 
 The cut: the blobs the model also exported as extra outputs (the head's inputs). The body is every layer
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from edgepose.runtimes.errors import ExportError
 
-from .ncnn_bin import read_weights
-from .ncnn_param import NcnnLayer, NcnnParam
+from .bin import read_weights
+from .param import NcnnLayer, NcnnParam
 
 
 def split_head(param: Path, binary: Path, cut: list[str], head_param: Path, head_bin: Path) -> list[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from edgepose.calibration.observers import TensorObserver, weight_scales
 from edgepose.runtimes.errors import ExportError
 

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from edgepose.runtimes.errors import ExportError
 from torch import nn
 
-from edgepose.runtimes.errors import ExportError
-
-from .onnx_export import FP16_MIN_ELEMENTS
-from .tflite_inspect import TFLiteModel
+from ..base import FP16_MIN_ELEMENTS
+from .reader import TFLiteModel
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""NCNN artifacts: the source's ONNX through pnnx (converters/ncnn_export.py); INT8 by our own writer of
-ncnn's int8 format (converters/ncnn_int8.py)."""
+"""NCNN artifacts: the source's ONNX through pnnx (converters/targets/ncnn/export.py); INT8 by our own writer of
+ncnn's int8 format (converters/targets/ncnn/int8.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,18 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from edgepose.calibration.observers import TensorObserver
 from edgepose.runtimes.card import ModelCard
 from edgepose.runtimes.errors import ExportError
 
-from ..model_source import ModelSource
-from ..ncnn_bin import cast_weights_fp16
-from ..ncnn_export import export_ncnn
-from ..ncnn_split import split_head
-from ..onnx_export import FP16_MIN_ELEMENTS
-from ..quiet import quiet
-from .base import Calibration, Exported, Int8Model, Int8Writer, Target
+from ...model_source import ModelSource
+from ...quiet import quiet
+from ..base import FP16_MIN_ELEMENTS, Calibration, Exported, Int8Model, Int8Writer, Target
+from .bin import cast_weights_fp16
+from .export import export_ncnn
+from .split import split_head
 
 
 class NcnnInt8(Int8Writer):
@@ -26,19 +24,19 @@ class NcnnInt8(Int8Writer):
     one input scale per layer from the observed threshold; an ncnn2table-style `.table` beside the model."""
 
     def __init__(self, fp32: Path, card: ModelCard) -> None:
-        from ..ncnn_int8 import quantizable
+        from .int8 import quantizable
 
         self.param, self.bin = fp32 / card.files["param"], fp32 / card.files["bin"]
         self.input_name = card.input.name
         self.layers = [layer.name for layer in quantizable(self.param)]
 
     def collect(self, inputs: np.ndarray, progress: Any) -> dict[str, TensorObserver]:
-        from ..ncnn_int8 import collect_stats
+        from .int8 import collect_stats
 
         return collect_stats(self.param, self.bin, self.input_name, inputs, progress)
 
     def write(self, directory: Path, calibration: Calibration, int8_layers: list[str]) -> Int8Model:
-        from ..ncnn_int8 import write_int8
+        from .int8 import write_int8
 
         thresholds = {n: calibration.observers[n].threshold(calibration.method) for n in int8_layers}
         result = write_int8(self.param, self.bin, directory / self.param.name, directory / self.bin.name, thresholds)
@@ -53,7 +51,7 @@ class NcnnTarget(Target):
 
     def export(self, source: ModelSource, directory: Path) -> Exported:
         """pnnx on the source ONNX; for a model with an fp32 head, on the ONNX that also outputs the head's
-        input, so that `cast_fp16` can cut the head off into its own net (ncnn_split.py)."""
+        input, so that `cast_fp16` can cut the head off into its own net (targets/ncnn/split.py)."""
         onnx = source.head_split_onnx or source.onnx
         with quiet("pnnx"):
             ncnn = export_ncnn(onnx, directory, source.name, tuple(source.input_shape))
@@ -80,6 +78,6 @@ class NcnnTarget(Target):
         cast_weights_fp16(param, binary, half, FP16_MIN_ELEMENTS)
         half.replace(binary)
         # the runtime's default on fp16 CPUs: only for a graph made fp16-safe whose head was split off to run
-        # fp32 (a whole RTMPose in fp16 moves keypoints 1.4-2.3 px on average, README "NCNN fp16 safety")
+        # fp32 (a whole RTMPose in fp16 moves keypoints 1.4-2.3 px on average, docs/convert.md, "NCNN fp16 safety")
         extra["fp16_arithmetic"] = bool(extra.get("fp16_safe")) and bool(head_inputs)
         return replace(exported, files=files, source_extra=extra)

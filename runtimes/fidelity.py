@@ -1,4 +1,4 @@
-"""How far a quantized artifact is from its fp32 artifact, measured through `edgepose.runtimes` on real
+"""How far a quantized artifact is from its fp32 artifact, measured through the runtime on real
 images (the held-out split for the report, calibration images for the mixed-precision search).
 
 Pose: keypoint displacement in input pixels and in % of box height (mean, p95), OKS between the two
@@ -11,19 +11,18 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from edgepose.runtimes.boxes import greedy_match, iou_matrix
-from edgepose.runtimes.detector import Detector
-from edgepose.runtimes.pose import PoseModel
-from edgepose.runtimes.preprocess import box_to_center_scale
-from edgepose.runtimes.tracker import oks
-
-from .sources import Sample
+from .boxes import greedy_match, iou_matrix
+from .detector import Detector
+from .pose import PoseModel
+from .preprocess import box_to_center_scale
+from .tracker import oks
 
 PERSON_SCORE = 0.5
 MATCH_IOU = 0.5
 
 
-def pose_fidelity(ref: PoseModel, test: PoseModel, samples: Iterable[Sample]) -> dict[str, Any]:
+def pose_fidelity(ref: PoseModel, test: PoseModel, samples: Iterable) -> dict[str, Any]:
+    """`samples`: tasks.Sample with person boxes."""
     samples = list(samples)
     shifts_px, shifts_pct, similarities, ref_scores, test_scores = [], [], [], [], []
     sigmas = np.asarray(ref.card.sigmas, np.float32)
@@ -52,7 +51,8 @@ def pose_fidelity(ref: PoseModel, test: PoseModel, samples: Iterable[Sample]) ->
             "oks_mean": float(np.mean(similarities)), "oks_min": float(np.min(similarities)), "score_correlation": corr}
 
 
-def detection_fidelity(ref: Detector, test: Detector, samples: Iterable[Sample]) -> dict[str, Any]:
+def detection_fidelity(ref: Detector, test: Detector, samples: Iterable) -> dict[str, Any]:
+    """`samples`: tasks.Sample of whole images."""
     samples = list(samples)
     ious, drops, corners = [], [], []
     persons = missed = lost = extra = 0
@@ -84,15 +84,15 @@ def detection_fidelity(ref: Detector, test: Detector, samples: Iterable[Sample])
             "box_corner_px_p95": float(np.percentile(corners, 95)) if corners else 0.0}
 
 
-def error_px(report: dict[str, Any]) -> float:
-    """The mixed-precision budget's measure, in input pixels: p95 keypoint displacement (pose) or p95 box-corner
-    displacement (detection). A person with no box left at all (`lost`) or a mean score drop above 0.05 counts as
-    infinite; a score crossing 0.5 by a hair (`missed` but not `lost`) does not, or the search would chase noise
-    around the threshold."""
-    if "keypoint_px_p95" in report:
-        return report["keypoint_px_p95"]
-    if "persons" in report:
-        if report["lost"] or report["score_drop_mean"] > 0.05:
-            return float("inf")
-        return report["box_corner_px_p95"]
-    return float("inf")
+def pose_error_px(report: dict[str, Any]) -> float:
+    """The pose budget's measure: p95 keypoint displacement in input pixels (inf when no crop was measured)."""
+    return report.get("keypoint_px_p95", float("inf"))
+
+
+def detection_error_px(report: dict[str, Any]) -> float:
+    """The detector budget's measure: p95 box-corner displacement in input pixels. A person with no box left at
+    all (`lost`) or a mean score drop above 0.05 counts as infinite; a score crossing 0.5 by a hair (`missed` but
+    not `lost`) does not, or the search would chase noise around the threshold."""
+    if report["lost"] or report["score_drop_mean"] > 0.05:
+        return float("inf")
+    return report["box_corner_px_p95"]

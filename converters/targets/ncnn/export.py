@@ -2,7 +2,7 @@
 
 pnnx writes fp16 weights unless told `fp16=0`; an fp32 artifact must say so (measured on MMPose's RTMPose-t:
 fp16 weights move outputs by 8.6e-3 relative, fp32 by 5.6e-5). fp16 artifacts are cast from this fp32 export:
-`ncnn_bin.cast_weights_fp16` stores only weights of ≥ 4096 elements as fp16, the policy of the ONNX writer
+`bin.cast_weights_fp16` stores only weights of ≥ 4096 elements as fp16, the policy of the ONNX writer
 (casting every weight, as pnnx does, drops LiteHRNet-30's heatmap cosine to 0.991).
 
 No per-layer fp16 masks: ncnn's `31=` feature mask with bit 2 (no fp16 storage) is broken on fp16-capable ARM
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from edgepose.runtimes.errors import ExportError
 
-from .ncnn_param import NcnnParam
-from .onnx_export import FP16_SAFE_KEY
+from ...onnx_export import FP16_SAFE_KEY
+from .param import NcnnParam
 
 
 @dataclass(frozen=True)

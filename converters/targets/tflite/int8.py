@@ -14,13 +14,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from edgepose.calibration.observers import TensorObserver
 from edgepose.runtimes.errors import ExportError
 
-from .quiet import quiet
-from .tflite_export import op_scope
-from .tflite_inspect import TFLiteModel
+from ...quiet import quiet
+from .export import op_scope
+from .reader import TFLiteModel
 
 log = logging.getLogger(__name__)
 

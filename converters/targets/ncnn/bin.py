@@ -11,10 +11,9 @@ import struct
 from pathlib import Path
 
 import numpy as np
-
 from edgepose.runtimes.errors import ExportError
 
-from .ncnn_param import NcnnParam
+from .param import NcnnParam
 
 TAG_FP32 = 0x00000000
 TAG_FP32_RAW = 0x0002C056

@@ -18,12 +18,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-
 from edgepose.calibration.observers import TensorObserver, weight_scales
 from edgepose.runtimes.errors import ExportError
 
-from .ncnn_bin import TAG_INT8, read_weights
-from .ncnn_param import NcnnLayer, NcnnParam
+from .bin import TAG_INT8, read_weights
+from .param import NcnnLayer, NcnnParam
 
 INT8_TYPES = {"Convolution": 2, "ConvolutionDepthWise": 1, "InnerProduct": 2, "Gemm": 2}   # type → int8 term
 INT8_KEY = {"Gemm": "18"}     # the param key of the int8 term where it is not 8= (Gemm: quantize_term)
