@@ -14,7 +14,7 @@ class ZooModel(nn.Module):
     head): targets that compute in fp16 cut the graph there and keep the head in fp32 (targets/ncnn/split.py)."""
 
     outputs: tuple[OutputSpec, ...]   # role, stride and layout per output (shapes: the converter measures them)
-    fp16_safe: bool = False           # the exported graph cannot overflow fp16 (tests/test_fp16_safe.py measures it)
+    fp16_safe: bool = False           # the exported graph cannot overflow fp16 (tests/converters/test_fp16_safe.py measures it)
     fp32_head: bool = False           # the head must not compute in fp16 (needs forward_features / forward_head)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

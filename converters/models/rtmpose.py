@@ -20,7 +20,7 @@ class ScaleNorm(nn.Module):
     The norm is taken fp16-safe as m · ‖x / m‖₂ with m = max(max|x|, eps): the sum of squares inside it is then
     at most `dim` instead of Σx², which passes 65504 as soon as ‖x‖ > 256 on any runtime that reduces in fp16
     (ncnn fp16 arithmetic, TensorRT fp16, GPU delegates), and every value on the way stays ≤ max|x|. Same value
-    as MMPose's formula up to fp32 rounding (tests/test_fp16_safe.py measures both)."""
+    as MMPose's formula up to fp32 rounding (tests/converters/test_fp16_safe.py measures both)."""
 
     def __init__(self, dim: int, eps: float = 1e-5) -> None:
         super().__init__()
@@ -94,7 +94,7 @@ class RTMPose(ZooModel):
     """Top-down pose model: (B, 3, 256, 192) normalized RGB → simcc_x (B, K, 384), simcc_y (B, K, 512)."""
 
     outputs = (OutputSpec("simcc_x", "simcc_x", []), OutputSpec("simcc_y", "simcc_y", []))  # shapes: the converter
-    fp16_safe = True   # no fp16 overflow in the exported graph (ScaleNorm above; measured in tests/test_fp16_safe.py)
+    fp16_safe = True   # no fp16 overflow in the exported graph (ScaleNorm above; measured in tests/converters/test_fp16_safe.py)
     # The SimCC head runs in fp32 where a backend would compute in fp16 (ncnn: a second net, targets/ncnn/split.py):
     # its flat 384/512-bin peaks flip under fp16 accumulation, the backbone's features do not. Distilled
     # RTMPose-t, 48 held-out vtest crops, PyTorch half on x86 as a stand-in: head in fp16 moves keypoints

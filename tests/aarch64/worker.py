@@ -1,6 +1,6 @@
 """Run artifacts through `edgepose.runtimes` on a few images and save everything a drift check needs.
 
-The same script runs natively (x86) and under qemu-user (aarch64); `tests/test_aarch64.py` compares the two.
+The same script runs natively (x86) and under qemu-user (aarch64); `tests/aarch64/test_aarch64.py` compares the two.
 It imports only the runtime (numpy, opencv, one backend), as a Pi install would.
 
     python worker.py JOB.json OUT.npz      JOB: {"artifacts": [dir, ...], "images": [[path, [x1,y1,x2,y2], ...]],

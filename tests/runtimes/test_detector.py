@@ -1,0 +1,90 @@
+"""Tier 4: RTMDet-nano (real weights) through onnxruntime and ncnn on real images with ground truth."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from edgepose.runtimes.boxes import greedy_match, iou_matrix, nms
+from edgepose.runtimes.detector import Detector, letterbox
+from edgepose.runtimes.errors import ConfigError
+from edgepose.runtimes.third_party import wrap
+
+from ..conftest import RTMDET_ONNX, SHARED, need, run_cli
+
+GT = SHARED / "data" / "combined_coco17_gt.json"
+
+
+def ground_truth() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image, boxes xyxy of the persons with keypoint annotations) for the COCO and OCHuman test images."""
+    data = json.loads(need(GT).read_text())
+    items = []
+    for image in data["images"]:
+        if not image["source"].startswith(("COCO", "OCHuman")):
+            continue
+        boxes = [a["bbox"] for a in data["annotations"]
+                 if a["image_id"] == image["id"] and not a.get("iscrowd") and a.get("num_keypoints", 0) > 0]
+        xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], np.float32)
+        items.append((cv2.imread(str(SHARED / "data" / image["file_name"])), xyxy))
+    return items
+
+
+@pytest.fixture(scope="module")
+def detectors(tmp_path_factory):
+    root = tmp_path_factory.mktemp("det")
+    models = need(RTMDET_ONNX).parent
+    onnx_dir = wrap("rtmdet-onnx", [RTMDET_ONNX], root / "onnx")
+    ncnn_dir = wrap("rtmdet-ncnn", [models / "rtmdet-nano.param", models / "rtmdet-nano.bin"], root / "ncnn")
+    result = run_cli("convert", "rtmdet-nano", "--weights", str(RTMDET_ONNX), "-o", str(root))
+    assert result.returncode == 0, result.stderr
+    return {"onnx": Detector(onnx_dir), "ncnn": Detector(ncnn_dir),
+            "converted": Detector(root / "rtmdet-nano-onnx-fp32")}
+
+
+@pytest.mark.parametrize("backend", ["onnx", "ncnn", "converted"])
+def test_rtmdet_finds_at_least_90_percent_of_annotated_persons(detectors, backend):
+    covered = one_to_one = total = 0
+    for image, gt in ground_truth():
+        dets = detectors[backend](image)
+        total += len(gt)
+        if len(dets):
+            iou = iou_matrix(gt, dets.boxes)
+            covered += int((iou.max(1) >= 0.5).sum())
+            one_to_one += len(greedy_match(iou, 0.5))
+    assert total == 17, f"expected the 17 COCO + OCHuman persons with keypoints, found {total}"
+    assert covered / total >= 0.9, f"{backend}: {covered}/{total} persons have a detection at IoU ≥ 0.5"
+    # two OCHuman pairs overlap so much that NMS keeps one box for both (measured: 15/17 one-to-one)
+    assert one_to_one / total >= 0.85, f"{backend}: {one_to_one}/{total} persons matched one-to-one"
+
+
+def test_onnxruntime_and_ncnn_boxes_agree_within_one_pixel(detectors):
+    for image, _ in ground_truth():
+        a, b = detectors["onnx"](image), detectors["ncnn"](image)
+        assert len(a) == len(b), f"ORT found {len(a)} persons, ncnn {len(b)}"
+        if len(a):
+            assert np.abs(a.boxes - b.boxes).max() <= 1.0
+            assert np.abs(a.scores - b.scores).max() <= 0.01
+
+
+def test_converted_detector_equals_the_public_export(detectors):
+    for image, _ in ground_truth():
+        a, b = detectors["onnx"](image), detectors["converted"](image)
+        assert len(a) == len(b) and np.abs(a.boxes - b.boxes).max() <= 1e-2
+
+
+def test_letterbox_pads_right_and_bottom_with_114():
+    canvas, scale = letterbox(np.zeros((100, 200, 3), np.uint8), (320, 320))
+    assert scale == pytest.approx(1.6) and canvas[:160].max() == 0 and (canvas[160:] == 114).all()
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], np.float32)
+    assert nms(boxes, np.array([0.8, 0.9, 0.5]), 0.5).tolist() == [1, 2]
+
+
+def test_pose_card_is_refused_as_a_detector(tmp_path):
+    movenet = need(SHARED / "models" / "movenet" / "lite-model_movenet_singlepose_lightning_tflite_int8_4.tflite")
+    with pytest.raises(ConfigError, match="--det needs an RTMDet artifact"):
+        Detector(wrap("movenet-tflite", [movenet], tmp_path / "movenet"))

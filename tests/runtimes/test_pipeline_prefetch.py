@@ -1,0 +1,83 @@
+"""Detector prefetch (`Pipeline.stream(prefetch=True)`, `edgepose run --async on`): the detector runs on the next
+frame in a worker thread, and every result equals the sequential pipeline's — ids, boxes, keypoints, scores and
+which frames the detector ran on."""
+from __future__ import annotations
+
+import json
+from itertools import islice
+
+import cv2
+import numpy as np
+import pytest
+
+from edgepose.runtimes.detector import Detector
+from edgepose.runtimes.pipeline import Pipeline
+from edgepose.runtimes.pose import PoseModel
+from edgepose.runtimes.third_party import wrap
+from edgepose.runtimes.tracker import TrackerConfig
+
+from ..conftest import RTMDET_ONNX, SHARED, need, run_cli
+
+VTEST = SHARED / "data" / "opencv-doc-debian" / "vtest.avi"
+MOVENET = SHARED / "models" / "movenet" / "lite-model_movenet_singlepose_lightning_tflite_int8_4.tflite"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prefetch")
+    return (wrap("movenet-tflite", [need(MOVENET)], root / "pose"),
+            wrap("rtmdet-ncnn", [need(RTMDET_ONNX.with_suffix(".param")), RTMDET_ONNX.with_suffix(".bin")],
+                 root / "det"))
+
+
+def frames(count: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(need(VTEST)))
+    out = []
+    while len(out) < count:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.append(frame)
+    cap.release()
+    return out
+
+
+@pytest.mark.parametrize("interval", [1, 3])
+def test_prefetch_gives_the_sequential_results(models, interval):
+    video = frames(60)
+    runs = {}
+    for prefetch in (False, True):
+        pipeline = Pipeline(PoseModel(models[0]), Detector(models[1]), config=TrackerConfig(det_interval=interval))
+        runs[prefetch] = [result for _, result in pipeline.stream(video, prefetch)]
+    sequential, parallel = runs[False], runs[True]
+    assert len(parallel) == len(sequential) == 60
+    assert [r.detector_ran for r in parallel] == [r.detector_ran for r in sequential]
+    assert sum(r.detector_ran for r in sequential) >= 60 // interval
+    for a, b in zip(sequential, parallel):
+        assert [p.id for p in a.persons] == [p.id for p in b.persons]
+        for p, q in zip(a.persons, b.persons):
+            assert np.array_equal(p.box, q.box) and np.array_equal(p.keypoints, q.keypoints)
+            assert np.array_equal(p.scores, q.scores)
+
+
+def test_stream_stops_cleanly_when_the_consumer_stops(models):
+    pipeline = Pipeline(PoseModel(models[0]), Detector(models[1]), config=TrackerConfig(det_interval=2))
+    taken = list(islice(pipeline.stream(frames(20), prefetch=True), 5))
+    assert [result.index for _, result in taken] == [0, 1, 2, 3, 4]
+
+
+def test_run_async_on_writes_the_same_json(models, tmp_path):
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (768, 576))
+    for frame in frames(25):
+        writer.write(frame)
+    writer.release()
+    outputs = {}
+    for mode in ("off", "on"):
+        out = tmp_path / f"{mode}.jsonl"
+        result = run_cli("run", "--pose", str(models[0]), "--det", str(models[1]), "--source", str(clip),
+                         "--det-interval", "4", "--async", mode, "--json", str(out), "--no-progress")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert ("in parallel with the pose model" in result.stdout) == (mode == "on")
+        outputs[mode] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(outputs["on"]) == 25 and outputs["on"] == outputs["off"]

@@ -1,0 +1,179 @@
+"""Tier 1: tracker lifecycle, detection scheduling, association and parameter checks (no models)."""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+from edgepose.runtimes.errors import ConfigError
+from edgepose.runtimes.keypoints import COCO17
+from edgepose.runtimes.smoothing import OneEuroFilter
+from edgepose.runtimes.boxes import greedy_match, iou_matrix
+from edgepose.runtimes.tracker import Tracker, TrackerConfig, TrackState, keypoint_box, oks
+
+from ..conftest import REPO
+
+K = 17
+
+
+def pose_at(x: float, y: float, h: float = 100.0, score: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """A standing person: 17 keypoints spread over a box h tall, w = h/3, top-left at (x, y)."""
+    rng = np.random.default_rng(int(x * 7 + y))
+    kpts = np.stack([x + rng.uniform(0, h / 3, K), y + np.linspace(0, h, K)], 1).astype(np.float32)
+    return kpts, np.full(K, score, np.float32)
+
+
+def frame(tracker: Tracker, people: list[tuple[float, float]], detect_boxes: bool | None = None):
+    """Run one tracker frame for people at the given positions; returns (detector_ran, persons)."""
+    ran = tracker.needs_detection()
+    poses = [pose_at(x, y) for x, y in people]
+    if ran if detect_boxes is None else detect_boxes:
+        det = np.array([[x - 5, y - 5, x + 40, y + 105] for x, y in people], np.float32).reshape(-1, 4)
+        boxes, owners = tracker.boxes_from_detections(det)
+        kp = np.stack([p[0] for p in poses]) if poses else np.zeros((0, K, 2), np.float32)
+        sc = np.stack([p[1] for p in poses]) if poses else np.zeros((0, K), np.float32)
+        return ran, tracker.update(kp, sc, owners, boxes)
+    boxes, owners = tracker.boxes_from_tracks()
+    # the pose model sees each track's crop; here every tracked person is still where `people` says
+    kp = np.stack([pose_at(*people[i])[0] for i in range(len(owners))]) if owners else np.zeros((0, K, 2))
+    sc = np.full((len(owners), K), 0.9, np.float32)
+    return ran, tracker.update(kp, sc, owners)
+
+
+def make(**kw) -> Tracker:
+    return Tracker(TrackerConfig(**kw), list(COCO17.sigmas))
+
+
+def test_detector_runs_on_the_interval_when_nothing_is_lost():
+    tracker = make(det_interval=5)
+    ran = [frame(tracker, [(100, 50), (300, 60)])[0] for _ in range(12)]
+    assert ran == [True, False, False, False, False, True, False, False, False, False, True, False]
+
+
+def test_ids_persist_while_people_move_between_detections():
+    tracker = make(det_interval=3)
+    ids = []
+    for t in range(10):
+        _, persons = frame(tracker, [(100 + 3 * t, 50), (300 - 2 * t, 60)])
+        ids.append(sorted(p.id for p in persons))
+    assert all(i == [0, 1] for i in ids), ids
+
+
+def test_losing_a_track_between_detections_triggers_detection_next_frame():
+    tracker = make(det_interval=10)
+    frame(tracker, [(100, 50), (300, 60)])
+    assert frame(tracker, [(100, 50), (300, 60)])[0] is False
+    # the second person's pose is no longer confident
+    tracker.needs_detection()
+    boxes, owners = tracker.boxes_from_tracks()
+    kp = np.stack([pose_at(100, 50)[0], pose_at(300, 60)[0]])
+    sc = np.stack([np.full(K, 0.9), np.full(K, 0.05)]).astype(np.float32)
+    persons = tracker.update(kp, sc, owners)
+    assert [p.id for p in persons] == [0]
+    assert frame(tracker, [(100, 50), (300, 60)])[0] is True, "detector must run right after a loss"
+
+
+def test_missing_track_is_dropped_after_max_missed_frames_and_found_again_before():
+    tracker = make(det_interval=1, max_missed=3)
+    frame(tracker, [(100, 50), (300, 60)])
+    for _ in range(3):
+        _, persons = frame(tracker, [(100, 50)])
+    assert [t.id for t in tracker.tracks] == [0, 1] and tracker.tracks[1].state is TrackState.MISSING
+    _, persons = frame(tracker, [(100, 50), (302, 60)])
+    assert sorted(p.id for p in persons) == [0, 1], "a returning person within max_missed keeps its id"
+    for _ in range(4):
+        frame(tracker, [(100, 50)])
+    assert [t.id for t in tracker.tracks] == [0]
+    _, persons = frame(tracker, [(100, 50), (300, 60)])
+    assert sorted(p.id for p in persons) == [0, 2]
+
+
+def test_duplicate_detection_of_one_person_gets_no_new_id():
+    tracker = make(det_interval=1)
+    frame(tracker, [(100, 50)])
+    tracker.needs_detection()
+    det = np.array([[95, 45, 140, 155], [60, 20, 180, 200]], np.float32)   # second box: loose, same person
+    boxes, owners = tracker.boxes_from_detections(det)
+    kp, sc = pose_at(100, 50)
+    persons = tracker.update(np.stack([kp, kp + 0.5]), np.stack([sc, sc]), owners, boxes)
+    assert [p.id for p in persons] == [0] and tracker.next_id == 1
+
+
+def test_reset_forgets_tracks_ids_and_frame_counter():
+    tracker = make()
+    for _ in range(3):
+        frame(tracker, [(100, 50)])
+    tracker.reset()
+    assert tracker.tracks == [] and tracker.next_id == 0 and tracker.frame_index == -1
+    assert frame(tracker, [(10, 10)])[1][0].id == 0
+
+
+def test_frame_counter_advances_even_when_a_frame_has_nobody():
+    tracker = make(det_interval=2)
+    for expected in range(4):
+        frame(tracker, [])
+        assert tracker.frame_index == expected
+
+
+@pytest.mark.parametrize("field, value", [("det_interval", 0), ("min_keypoints", 0), ("box_expand", 0.0),
+                                          ("match_iou", 1.5), ("max_missed", -1), ("duplicate_oks", 0.0),
+                                          ("fps", 0.0), ("smooth_beta", -1.0)])
+def test_invalid_parameters_name_the_value_and_the_range(field, value):
+    with pytest.raises(ConfigError, match=rf"{field}={value!r} is invalid; it must be"):
+        TrackerConfig(**{field: value})
+
+
+def test_readme_documents_every_tracker_parameter():
+    readme = (REPO / "README.md").read_text()
+    for name in inspect.signature(TrackerConfig).parameters:
+        assert f"`{name}`" in readme, f"README does not document tracker parameter {name}"
+
+
+def test_greedy_match_takes_best_pairs_first_and_respects_threshold():
+    iou = np.array([[0.9, 0.8], [0.85, 0.1], [0.2, 0.25]])
+    assert greedy_match(iou, 0.3) == [(0, 0)]  # (1, 0) and (0, 1) reuse a taken row/column; 0.25 < 0.3
+    assert greedy_match(np.array([[0.9, 0.2], [0.3, 0.7]]), 0.3) == [(0, 0), (1, 1)]
+    assert greedy_match(np.zeros((0, 3)), 0.3) == []
+
+
+def test_iou_and_keypoint_box():
+    a = np.array([[0, 0, 10, 10]], np.float32)
+    b = np.array([[5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    assert np.allclose(iou_matrix(a, b), [[50 / 150, 0.0]])
+    kp = np.array([[0, 0], [10, 20], [100, 100]], np.float32)
+    box = keypoint_box(kp, np.array([0.9, 0.9, 0.1]), 0.3, 1.2)
+    assert np.allclose(box, [-1, -2, 11, 22])
+    assert keypoint_box(kp, np.array([0.9, 0.1, 0.1]), 0.3, 1.2) is None
+
+
+def test_oks_is_one_for_identical_poses_and_falls_with_distance():
+    kp, _ = pose_at(0, 0)
+    visible = np.ones(K, bool)
+    sig = np.asarray(COCO17.sigmas)
+    assert oks(kp, kp, sig, 3000.0, visible) == pytest.approx(1.0)
+    assert oks(kp, kp + 5, sig, 3000.0, visible) < oks(kp, kp + 1, sig, 3000.0, visible) < 1.0
+
+
+def test_smoothing_reduces_jitter_and_follows_steps():
+    rng = np.random.default_rng(0)
+    f = OneEuroFilter(30.0, min_cutoff=1.0, beta=0.0)
+    noisy = 100 + rng.normal(0, 2, 60)
+    smooth = np.array([f(np.array([v]))[0] for v in noisy])
+    assert smooth[20:].std() < noisy[20:].std() / 2
+    g = OneEuroFilter(30.0, min_cutoff=1.0, beta=1.0)
+    out = [g(np.array([0.0]))[0]] + [g(np.array([100.0]))[0] for _ in range(30)]
+    assert out[-1] > 95, "a fast-moving signal must be followed with little lag"
+
+
+def test_smoothed_tracks_output_filtered_keypoints():
+    tracker = make(det_interval=1, smooth=True)
+    kp, sc = pose_at(100, 50)
+    for shift in (0.0, 10.0):
+        tracker.needs_detection()
+        moved = kp + np.float32([shift, 0])
+        det = keypoint_box(moved, sc, 0.3, 1.2)[None]
+        boxes, owners = tracker.boxes_from_detections(det)
+        persons = tracker.update(moved[None], sc[None], owners, boxes)
+    x = persons[0].keypoints[:, 0]
+    assert np.all(x > kp[:, 0] + 0.5) and np.all(x < kp[:, 0] + 9.5), "smoothed step must lie between old and new"
