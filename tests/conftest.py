@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EDGEPOSE_SHARED", REPO.parent / "shared"))
 REFERENCE = SHARED / "reference" / "mmpose"
 POSE_MODELS = ("rtmpose-t", "rtmpose-s", "litehrnet-18", "litehrnet-30", "mobilenetv2")
+# every layer INT8 on random reference weights proves the route, one model per family: RTMPose-t's graph is
+# RTMPose-s's (and the trained RTMPose-t INT8 fixture below runs it), LiteHRNet-30 is a deeper LiteHRNet-18
+INT8_ROUTE_MODELS = ("rtmpose-s", "litehrnet-18", "mobilenetv2")
 RTMDET_ONNX = SHARED / "models" / "rtmdet-nano" / "rtmdet-nano.onnx"
 
 
@@ -56,6 +59,25 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int = 1, co
     return lines[0]
 
 
+@pytest.fixture(scope="session")
+def reference_artifact(tmp_path_factory):
+    """`reference_artifact(model)` → the ONNX fp32 artifact of a zoo model with MMPose's reference checkpoint
+    (rtmdet-nano: its real ONNX export), converted in-process once per session when first asked for. Shared:
+    a test that changes an artifact copies it first."""
+    from edgepose.converters.convert import convert
+    from edgepose.converters.options import ConvertOptions
+
+    root = tmp_path_factory.mktemp("reference-onnx")
+    made: dict[str, Path] = {}
+
+    def artifact(model: str) -> Path:
+        if model not in made:
+            weights = RTMDET_ONNX if model == "rtmdet-nano" else REFERENCE / model / "checkpoint_published.pth"
+            made[model] = convert(model, root, str(need(weights)), ConvertOptions(progress=False))[0]
+        return made[model]
+    return artifact
+
+
 ZOO_TARGETS = ("onnx", "ncnn", "tflite")
 COCO_TEST_DATA = SHARED / "data" / "mmpose" / "tests" / "data" / "coco"
 
@@ -72,13 +94,13 @@ def zoo_verify_args(model: str) -> list[str]:
 @pytest.fixture(scope="session")
 def zoo_artifacts(tmp_path_factory) -> tuple[Path, dict[str, subprocess.CompletedProcess]]:
     """Every zoo model converted once for the whole run, one `convert` per model (each target exported once):
-    {onnx, ncnn, tflite} × {fp32, fp16}, plus for pose models every layer INT8 (`--max-error off`: the
+    {onnx, ncnn, tflite} × {fp32, fp16}, plus for INT8_ROUTE_MODELS every layer INT8 (`--max-error off`: the
     reference weights are random, so this proves the route, not the accuracy), calibrated on the 31
     ground-truth persons of the shared COCO json. Returns (output folder, the finished process per model)."""
     out = tmp_path_factory.mktemp("zoo")
     runs = {}
     for model in (*POSE_MODELS, "rtmdet-nano"):
-        int8 = [] if model == "rtmdet-nano" else [
+        int8 = [] if model not in INT8_ROUTE_MODELS else [
             "--int8", "--max-error", "off", "--calib", str(need(SHARED / "data" / "combined_coco17_gt.json"))]
         result = run_cli("convert", model, "--target", ",".join(ZOO_TARGETS), "--precision", "fp32,fp16", *int8,
                          "-o", str(out), "--no-progress", *zoo_verify_args(model))
@@ -105,10 +127,12 @@ def _eval_coco_args() -> list[str]:
 
 @pytest.fixture(scope="session")
 def rtmdet_int8(tmp_path_factory) -> tuple[Path, str]:
-    """RTMDet-nano (real weights) fp32 + INT8 on every target at the default budget, calibrated on 100 frames /
-    images, measured on the held-out COCO / OCHuman / CrowdPose images. Returns (output folder, stdout)."""
+    """RTMDet-nano (real weights) fp32, fp16 and INT8 on every target, INT8 at the default budget, calibrated on
+    100 frames / images, measured on the held-out COCO / OCHuman / CrowdPose images. The aarch64 tests run its
+    fp32 and fp16 artifacts too. Returns (output folder, stdout)."""
     out = tmp_path_factory.mktemp("rtmdet-int8")
-    result = run_cli("convert", "rtmdet-nano", "--weights", str(need(RTMDET_ONNX)), "--target", "all", "--int8",
+    result = run_cli("convert", "rtmdet-nano", "--weights", str(need(RTMDET_ONNX)), "--target", "all",
+                     "--precision", "fp32,fp16", "--int8",
                      "--calib", *map(str, map(need, INT8_CALIB)), "--holdout", *map(str, map(need, INT8_HOLDOUT)),
                      "--samples", "100", *_eval_coco_args(), "-o", str(out), "--no-progress")
     assert result.returncode == 0, result.stderr
@@ -117,12 +141,14 @@ def rtmdet_int8(tmp_path_factory) -> tuple[Path, str]:
 
 @pytest.fixture(scope="session")
 def trained_pose_int8(tmp_path_factory) -> tuple[Path, str]:
-    """The distilled RTMPose-t (trained weights) fp32 + INT8 on every target at the accurate budget, calibrated on
-    vtest.avi's training frames 0-635 and measured on its held-out frames 636-794 (the model README's split)."""
+    """The distilled RTMPose-t (trained weights) fp32, fp16 and INT8 on every target, INT8 at the accurate budget,
+    calibrated on vtest.avi's training frames 0-635 and measured on its held-out frames 636-794 (the model
+    README's split). The aarch64 tests run its fp32 and fp16 artifacts too."""
     out = tmp_path_factory.mktemp("rtmpose-trained-int8")
     result = run_cli("card", "rtmdet-onnx", str(need(RTMDET_ONNX)), "-o", str(out / "det"))
     assert result.returncode == 0, result.stderr
-    result = run_cli("convert", "rtmpose-t", "--weights", str(need(TRAINED_POSE)), "--target", "all", "--int8",
+    result = run_cli("convert", "rtmpose-t", "--weights", str(need(TRAINED_POSE)), "--target", "all",
+                     "--precision", "fp32,fp16", "--int8",
                      "--calib", f"{need(VTEST)}#0-635", "--calib-det", str(out / "det"),
                      "--holdout", f"{VTEST}#636-794", "--samples", "96", "--max-error", ACCURATE_BUDGET,
                      *_eval_coco_args(), "-o", str(out), "--no-progress")

@@ -65,22 +65,20 @@ def same_persons(ref: np.ndarray, got: np.ndarray, where: object) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> list[Path]:
+def artifacts(trained_pose_int8, rtmdet_int8, tmp_path_factory) -> list[Path]:
     """Trained RTMPose-t (distilled) and RTMDet-nano on ONNX, NCNN and TFLite, fp32 and fp16 weights, made on
-    x86. Left out: RTMPose-t's ncnn fp16 artifact, which computes in fp16 on the a76 by default (its own test
+    x86 (the session's conversions in tests/conftest.py, which also write the INT8 artifacts tested below).
+    Left out: RTMPose-t's ncnn fp16 artifact, which computes in fp16 on the a76 by default (its own test
     below). Measured for the fp16 artifacts here, a72 and a76: keypoints 0 px, boxes ≤ 0.0023 px, raw ≤ 1.6e-4
     relative — fp16 weights are widened to fp32 on these CPU paths, as on x86."""
+    pose, det = trained_pose_int8[0], rtmdet_int8[0]
     root = tmp_path_factory.mktemp("arm-artifacts")
-    for model, weights, targets, precisions in (("rtmpose-t", DISTILLED, "all", "fp32,fp16"),
-                                                ("rtmdet-nano", RTMDET_ONNX, "tflite", "fp32"),
-                                                ("rtmdet-nano", RTMDET_ONNX, "all", "fp16")):
-        result = run_cli("convert", model, "--weights", str(need(weights)), "--target", targets, "--precision",
-                         precisions, "-o", str(root), "--no-progress")
-        assert result.returncode == 0, result.stderr[-2000:]
     wrap("rtmdet-onnx", [RTMDET_ONNX], root / "rtmdet-nano-onnx-fp32")
     wrap("rtmdet-ncnn", [RTMDET_ONNX.with_suffix(".param"), RTMDET_ONNX.with_suffix(".bin")],
          root / "rtmdet-nano-ncnn-fp32")
-    return sorted(p for p in root.iterdir() if p.is_dir() and p.name != "rtmpose-t-ncnn-fp16")
+    made = [pose / f"rtmpose-t-{t}-{p}" for t in ZOO_TARGETS for p in ("fp32", "fp16") if (t, p) != ("ncnn", "fp16")]
+    made += [det / "rtmdet-nano-tflite-fp32", *(det / f"rtmdet-nano-{t}-fp16" for t in ZOO_TARGETS)]
+    return sorted([*root.iterdir(), *made], key=lambda p: p.name)
 
 
 def job(artifacts: list[Path], tmp_path: Path, **options) -> Path:
@@ -142,15 +140,13 @@ def test_runtime_unit_tests_pass_emulated(cpu, capsys):
 
 
 @pytest.fixture(scope="module")
-def fp16_artifacts(tmp_path_factory) -> Path:
+def fp16_artifacts(trained_pose_int8, rtmdet_int8) -> dict[str, Path]:
     """Trained RTMPose-t and RTMDet-nano as edgepose-made NCNN fp32 + fp16 artifacts (no per-layer masks;
-    RTMPose-t's fp16 artifact keeps its SimCC head as a second, fp32 net)."""
-    root = tmp_path_factory.mktemp("fp16-artifacts")
-    for model, weights in (("rtmpose-t", DISTILLED), ("rtmdet-nano", RTMDET_ONNX)):
-        result = run_cli("convert", model, "--weights", str(need(weights)), "--target", "ncnn", "--precision",
-                         "fp32,fp16", "-o", str(root), "--no-progress")
-        assert result.returncode == 0, result.stderr[-2000:]
-    return root
+    RTMPose-t's fp16 artifact keeps its SimCC head as a second, fp32 net), by artifact name."""
+    made = [root / f"{model}-ncnn-{precision}" for root, model in ((trained_pose_int8[0], "rtmpose-t"),
+                                                                   (rtmdet_int8[0], "rtmdet-nano"))
+            for precision in ("fp32", "fp16")]
+    return {p.name: p for p in made}
 
 
 # Measured on emulated cortex-a76 (benchmarks/ncnn_fp16_emulated.py: 10 crops of the first 6 COCO-GT images,
@@ -182,8 +178,8 @@ def test_ncnn_fp16_is_the_default_on_a76_and_keeps_rtmpose_close(fp16_artifacts,
     results = {}
     for name, precision, runner in (("x86", "fp32", None), ("a76", "fp16", "a76")):
         job = tmp_path / f"{name}.json"
-        job.write_text(json.dumps({"pose": [str(fp16_artifacts / f"rtmpose-t-ncnn-{precision}")],
-                                   "detector": [str(fp16_artifacts / f"rtmdet-nano-ncnn-{precision}")],
+        job.write_text(json.dumps({"pose": [str(fp16_artifacts[f"rtmpose-t-ncnn-{precision}"])],
+                                   "detector": [str(fp16_artifacts[f"rtmdet-nano-ncnn-{precision}"])],
                                    "images": images, "scales": [1, 100], "options": {"threads": 1},
                                    "detector_options": {"ncnn_fp16": runner is not None}}))
         results[name] = run_worker(worker, job, tmp_path / f"{name}.npz", "cortex-a76" if runner else None)

@@ -17,7 +17,7 @@ from edgepose.runtimes.pose import PoseModel
 from edgepose.runtimes.tasks import Sample
 from edgepose.runtimes.third_party import wrap
 
-from ..conftest import RTMDET_ONNX, SHARED, need, reference, run_cli
+from ..conftest import RTMDET_ONNX, SHARED, need
 
 IMAGE = SHARED / "data" / "mmpose" / "tests" / "data" / "coco" / "000000196141.jpg"
 BOX = (280.79, 44.73, 499.49, 391.41)
@@ -36,12 +36,8 @@ def _with_decoder(src: Path, dst: Path, **changes) -> Path:
 
 
 @pytest.fixture(scope="module")
-def heatmap_artifact(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("udp")
-    result = run_cli("convert", "litehrnet-18", "--weights", str(reference("litehrnet-18", "checkpoint_published.pth")),
-                     "-o", str(out), "--no-verify", "--no-progress")
-    assert result.returncode == 0, result.stderr[-2000:]
-    return out / "litehrnet-18-onnx-fp32"
+def heatmap_artifact(reference_artifact) -> Path:
+    return reference_artifact("litehrnet-18")
 
 
 def test_udp_crops_are_the_same_for_runtime_verification_and_calibration(heatmap_artifact, tmp_path):

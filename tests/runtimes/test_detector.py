@@ -12,7 +12,7 @@ from edgepose.runtimes.detector import Detector, letterbox
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.third_party import wrap
 
-from ..conftest import RTMDET_ONNX, SHARED, need, run_cli
+from ..conftest import RTMDET_ONNX, SHARED, need
 
 GT = SHARED / "data" / "combined_coco17_gt.json"
 
@@ -32,15 +32,13 @@ def ground_truth() -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 @pytest.fixture(scope="module")
-def detectors(tmp_path_factory):
+def detectors(tmp_path_factory, reference_artifact):
     root = tmp_path_factory.mktemp("det")
     models = need(RTMDET_ONNX).parent
     onnx_dir = wrap("rtmdet-onnx", [RTMDET_ONNX], root / "onnx")
     ncnn_dir = wrap("rtmdet-ncnn", [models / "rtmdet-nano.param", models / "rtmdet-nano.bin"], root / "ncnn")
-    result = run_cli("convert", "rtmdet-nano", "--weights", str(RTMDET_ONNX), "-o", str(root))
-    assert result.returncode == 0, result.stderr
     return {"onnx": Detector(onnx_dir), "ncnn": Detector(ncnn_dir),
-            "converted": Detector(root / "rtmdet-nano-onnx-fp32")}
+            "converted": Detector(reference_artifact("rtmdet-nano"))}
 
 
 @pytest.mark.parametrize("backend", ["onnx", "ncnn", "converted"])

@@ -11,7 +11,7 @@ from edgepose.runtimes.decoders import flip_heatmaps, flip_simcc
 from edgepose.runtimes.pose import PoseModel
 from edgepose.runtimes.preprocess import crop_person, to_image_coords, warp_matrix
 
-from ..conftest import POSE_MODELS, SHARED, reference, run_cli
+from ..conftest import POSE_MODELS, SHARED, reference
 
 
 def facts(model: str) -> dict:
@@ -26,19 +26,15 @@ def reference_image(model: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory):
-    """ONNX artifacts of the five pose models from the reference checkpoints (converted once per module)."""
-    out = tmp_path_factory.mktemp("artifacts")
-    for model in POSE_MODELS:
-        result = run_cli("convert", model, "--weights", str(reference(model, "checkpoint_published.pth")), "-o", str(out))
-        assert result.returncode == 0, result.stderr
-    return out
+def artifacts(reference_artifact):
+    """ONNX artifacts of the five pose models from the reference checkpoints (converted once per session)."""
+    return {model: reference_artifact(model) for model in POSE_MODELS}
 
 
 @pytest.mark.parametrize("model", POSE_MODELS)
 def test_crop_and_network_input_equal_mmpose(model, artifacts):
     image, box = reference_image(model)
-    pose = PoseModel(artifacts / f"{model}-onnx-fp32")
+    pose = PoseModel(artifacts[model])
     crop, center, scale = crop_person(image, box, pose.input_wh, pose.card.bbox_padding)
     assert np.array_equal(warp_matrix(center, scale, pose.input_wh), np.load(reference(model, "image_warp_mat.npy")))
     assert np.array_equal(crop.transpose(2, 0, 1), np.load(reference(model, "image_crop_bgr_u8.npy"))), \
@@ -51,7 +47,7 @@ def test_crop_and_network_input_equal_mmpose(model, artifacts):
 @pytest.mark.parametrize("flip", [False, True], ids=["noflip", "flip"])
 def test_decoding_mmpose_raw_outputs_gives_mmpose_keypoints(model, flip, artifacts):
     image, box = reference_image(model)
-    pose = PoseModel(artifacts / f"{model}-onnx-fp32")
+    pose = PoseModel(artifacts[model])
     _, center, scale = pose.preprocess(image, box[None])
     load = lambda name: np.load(reference(model, f"{name}.npy"))  # noqa: E731
     if pose.card.decoder["type"] == "simcc":
@@ -75,7 +71,7 @@ def test_decoding_mmpose_raw_outputs_gives_mmpose_keypoints(model, flip, artifac
 @pytest.mark.parametrize("flip", [False, True], ids=["noflip", "flip"])
 def test_pose_model_end_to_end_gives_mmpose_keypoints(model, flip, artifacts):
     image, box = reference_image(model)
-    poses = PoseModel(artifacts / f"{model}-onnx-fp32", flip_test=flip)(image, box[None])
+    poses = PoseModel(artifacts[model], flip_test=flip)(image, box[None])
     tag = "flip" if flip else "noflip"
     assert np.abs(poses.keypoints - np.load(reference(model, f"image_kpts_{tag}.npy"))).max() <= 1e-3
     assert np.abs(poses.scores - np.load(reference(model, f"image_scores_{tag}.npy"))).max() <= 2e-3
@@ -83,7 +79,7 @@ def test_pose_model_end_to_end_gives_mmpose_keypoints(model, flip, artifacts):
 
 def test_boxes_without_area_inside_the_image_are_skipped(artifacts):
     image, box = reference_image("rtmpose-t")
-    pose = PoseModel(artifacts / "rtmpose-t-onnx-fp32")
+    pose = PoseModel(artifacts["rtmpose-t"])
     h, w = image.shape[:2]
     boxes = np.array([box, [10, 10, 10, 50], [w + 5, 0, w + 50, 40], [np.nan, 0, 5, 5], [-50, -50, -1, -1]], np.float32)
     poses = pose(image, boxes)
