@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edgepose.runtimes.bench import format_report, run_bench
+from edgepose.runtimes.bench import BenchOptions, format_report, run_bench
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50, help="timed runs per configuration (default 50)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
     args = parser.parse_args()
-    print(format_report(run_bench(args.paths, args.threads, args.runs, batch=1)))
+    print(format_report(run_bench(args.paths, BenchOptions(threads=tuple(args.threads), runs=args.runs, batch=1))))
 
 
 if __name__ == "__main__":

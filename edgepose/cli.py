@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_profile_parser(sub) -> None:
-    from edgepose.profile import DELEGATES, DESCRIPTION
+    from edgepose.profile import DELEGATES, DESCRIPTION, ProfileOptions
+
+    p = ProfileOptions()
 
     prof = sub.add_parser("profile", description=DESCRIPTION,
                           help="time artifacts on an Android phone (adb) or on Qualcomm AI Hub, per delegate")
@@ -127,21 +129,27 @@ def _add_profile_parser(sub) -> None:
                        help="run on the phone adb sees (SERIAL when several are attached)")
     where.add_argument("--hub", metavar="DEVICE", help='Qualcomm AI Hub device name, e.g. "Samsung Galaxy S24 (Family)"; '
                                                        'needs pip install "edgepose[hub]"')
-    prof.add_argument("--delegate", type=_choice_list(*DELEGATES), default=("cpu",),
-                      help="cpu (XNNPACK), gpu, nnapi, qnn, comma-separated, or all (default: cpu)")
+    prof.add_argument("--delegate", type=_choice_list(*DELEGATES), default=p.delegates,
+                      help=f"cpu (XNNPACK), gpu, nnapi, qnn, comma-separated, or all (default: {','.join(p.delegates)})")
     prof.add_argument("--benchmark-binary", metavar="PATH",
                       help="android-arm64 benchmark_model (TFLite artifacts) or benchncnn (ncnn artifacts) instead "
                            "of the demo app")
     prof.add_argument("--qnn-delegate", metavar="PATH", help="libQnnTFLiteDelegate.so for benchmark_model --delegate qnn")
-    prof.add_argument("--runs", type=int, default=50, help="timed runs per model for the binaries (default 50)")
-    prof.add_argument("--threads", type=int, default=4, help="CPU threads (default 4)")
-    prof.add_argument("--frames", type=int, default=300, help="frames for the demo app's benchmark (default 300)")
-    prof.add_argument("--timeout", type=float, default=600.0, help="seconds to wait per run or job (default 600)")
+    prof.add_argument("--runs", type=int, default=p.runs, help=f"timed runs per model for the binaries (default {p.runs})")
+    prof.add_argument("--threads", type=int, default=p.threads, help=f"CPU threads (default {p.threads})")
+    prof.add_argument("--frames", type=int, default=p.frames,
+                      help=f"frames for the demo app's benchmark (default {p.frames})")
+    prof.add_argument("--timeout", type=float, default=p.timeout,
+                      help=f"seconds to wait per run or job (default {p.timeout:g})")
     prof.add_argument("--json", metavar="OUT.json", help="write device, timings and ops as JSON")
+    prof.add_argument("--overwrite", action="store_true", help="replace an existing --json or --plot file")
     prof.add_argument("--plot", metavar="OUT.png", help="bar chart of latency per model and delegate (matplotlib)")
 
 
 def _add_bench_parser(sub) -> None:
+    from edgepose.runtimes.bench import BenchOptions
+
+    b = BenchOptions()
     bench = sub.add_parser(
         "bench", help="measure artifacts on this machine: latency per thread count, batch, pipeline FPS",
         description="Time each artifact through the runtime an app would use (median and p90 of --runs calls on "
@@ -152,16 +160,18 @@ def _add_bench_parser(sub) -> None:
         epilog="example:\n  edgepose bench out/ det/ --threads 1,2,4 --source clip.mp4 --json pi5.json --plot pi5.png",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="artifact folders, or folders of them")
-    bench.add_argument("--threads", type=_int_list, default=(1, 2), metavar="N[,N...]",
-                       help="thread counts to measure (default 1,2)")
-    bench.add_argument("--device", default="cpu", metavar="DEVICE",
-                       help="accelerator, as for `edgepose run` (default cpu); the table says what ran")
-    bench.add_argument("--runs", type=int, default=50, metavar="N", help="timed calls per measurement (default 50)")
-    bench.add_argument("--batch", type=int, default=4, metavar="N",
-                       help="crops per call for the pose-model batch row (default 4; 1 = no batch row)")
+    bench.add_argument("--threads", type=_int_list, default=b.threads, metavar="N[,N...]",
+                       help=f"thread counts to measure (default {','.join(map(str, b.threads))})")
+    bench.add_argument("--device", default=b.device, metavar="DEVICE",
+                       help=f"accelerator, as for `edgepose run` (default {b.device}); the table says what ran")
+    bench.add_argument("--runs", type=int, default=b.runs, metavar="N",
+                       help=f"timed calls per measurement (default {b.runs})")
+    bench.add_argument("--batch", type=int, default=b.batch, metavar="N",
+                       help=f"crops per call for the pose-model batch row (default {b.batch}; 1 = no batch row)")
     bench.add_argument("--source", metavar="VIDEO", help="also run the pipeline on this video or image folder")
-    bench.add_argument("--frames", type=int, default=200, metavar="N", help="pipeline frames (default 200)")
+    bench.add_argument("--frames", type=int, default=b.frames, metavar="N", help=f"pipeline frames (default {b.frames})")
     bench.add_argument("--json", metavar="OUT.json", help="write the results and the machine description as JSON")
+    bench.add_argument("--overwrite", action="store_true", help="replace an existing --json or --plot file")
     bench.add_argument("--plot", metavar="OUT.png", help="bar chart of the latencies (needs matplotlib)")
     bench.add_argument("--no-progress", dest="progress", action="store_false", help="do not say what runs")
 
@@ -178,6 +188,7 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 def _add_run_parser(sub) -> None:
+    from edgepose.runtimes.pipeline import DET_SCORE
     from edgepose.runtimes.tracker import TrackerConfig
 
     d = TrackerConfig()
@@ -195,7 +206,8 @@ def _add_run_parser(sub) -> None:
     run.add_argument("--source", required=True, help="image file, folder of images, video file or camera index")
     run.add_argument("--det-interval", type=int, default=d.det_interval, metavar="N",
                      help=f"run the detector every N frames (default {d.det_interval}; 1 = every frame)")
-    run.add_argument("--det-score", type=float, default=0.5, help="least person score kept from the detector (default 0.5)")
+    run.add_argument("--det-score", type=float, default=DET_SCORE,
+                     help=f"least person score kept from the detector (default {DET_SCORE})")
     run.add_argument("--kpt-threshold", type=float, default=d.kpt_threshold,
                      help=f"keypoint score counted as confident for tracking and drawing (default {d.kpt_threshold})")
     run.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints and boxes")
@@ -216,6 +228,7 @@ def _add_run_parser(sub) -> None:
                      help="draw skeletons and ids: for a video or camera a video file (.mp4, .mov, .avi or .mkv); "
                           "for images a new folder with one annotated image per input (one image: also an "
                           "image file)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing --json or --out file")
     run.add_argument("--show", action="store_true",
                      help="show frames in a window (q or Esc stops); needs opencv-python, not the headless build")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
@@ -345,7 +358,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = TrackerConfig(det_interval=args.det_interval, kpt_threshold=args.kpt_threshold, smooth=args.smooth)
     boxes = parse_boxes(args.boxes) if args.boxes else None
     source = FrameSource(args.source)
-    plan_outputs(args.json, args.out, source)  # every output path is checked before models load
+    plan_outputs(args.json, args.out, source, args.overwrite)  # every output is checked before models load
     config = TrackerConfig(**{**config.__dict__, "fps": source.fps})
     with model_load_errors(f"--pose {args.pose}"):
         pose = PoseModel(args.pose, options, flip_test=args.flip_test)
@@ -360,7 +373,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     prefetch = detector is not None and (args.async_mode == "on" or (args.async_mode == "auto"
                                                                      and physical_cores() >= 4))
-    summary = run_stream(pipeline, source, args.json, args.out, args.show, args.progress, prefetch)
+    summary = run_stream(pipeline, source, args.json, args.out, args.show, args.progress, prefetch, args.overwrite)
     _print_run_summary(summary, pipeline)
     if prefetch and source.is_video:
         print("detector ran on the next frame in parallel with the pose model (--async)")
@@ -388,21 +401,22 @@ def _print_run_summary(summary, pipeline) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from edgepose.runtimes.bench import format_report, plot_report, run_bench
+    from edgepose.runtimes.atomic import check_output_file
+    from edgepose.runtimes.bench import BenchOptions, format_report, plot_report, run_bench
 
     if args.runs < 1 or args.batch < 1 or args.frames < 1:
         raise ConfigError("--runs, --batch and --frames must be ≥ 1")
-    outputs = [Path(p) for p in (args.json, args.plot) if p]
-    for path in outputs:
-        if path.is_dir() or not path.parent.is_dir():
-            raise ConfigError(f"cannot write {path}: give a file name in an existing folder")
+    for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
+        if path:
+            check_output_file(path, flag, args.overwrite)
     if args.plot:
         import importlib.util
         if importlib.util.find_spec("matplotlib") is None:
             raise ConfigError('--plot needs matplotlib: pip install "edgepose[plot]"')
     say = (lambda text: print(f"  {text}", file=sys.stderr, flush=True)) if args.progress else None
-    report = run_bench([Path(p) for p in args.artifacts], list(args.threads), args.runs, args.batch, args.source,
-                       args.frames, say, args.device)
+    options = BenchOptions(threads=tuple(args.threads), runs=args.runs, batch=args.batch, source=args.source,
+                           frames=args.frames, device=args.device)
+    report = run_bench([Path(p) for p in args.artifacts], options, say)
     print(format_report(report))
     if args.json:
         report.save_json(Path(args.json))
@@ -423,10 +437,11 @@ def cmd_card(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     from edgepose.profile import ProfileOptions, profile_adb, profile_hub
     from edgepose.profile_parsers import format_table, write_plot
+    from edgepose.runtimes.atomic import check_output_file
 
-    for out in (args.json, args.plot):
-        if out and not Path(out).resolve().parent.is_dir():
-            raise ConfigError(f"{out}: its folder does not exist; create it first")
+    for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
+        if path:
+            check_output_file(path, flag, args.overwrite)
     if min(args.runs, args.threads, args.frames) < 1 or args.timeout <= 0:
         raise ConfigError("--runs, --threads, --frames and --timeout must be positive")
     options = ProfileOptions(delegates=args.delegate, benchmark_binary=args.benchmark_binary,

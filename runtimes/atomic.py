@@ -82,3 +82,29 @@ def atomic_directory(final: Path, overwrite: bool = False) -> Iterator[Path]:
             if parent.exists() and not any(parent.iterdir()):
                 parent.rmdir()
         raise
+
+
+def check_output_file(path: str | Path, flag: str, overwrite: bool = False) -> Path:
+    """The output policy of every command that writes a file (run, bench, profile): a new file, or with
+    `overwrite` an existing regular file, in an existing folder we can write to — never a folder or device.
+    Returns it with symbolic links resolved, so the file is replaced, never the link."""
+    path = Path(path).resolve()
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; name a file inside it instead")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{flag} {path} exists and is not a regular file (a device or pipe); name a file")
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{flag} {path} already exists; pass --overwrite to replace it or choose another name")
+    check_writable_folder(path.parent, flag)
+    return path
+
+
+def check_writable_folder(folder: Path, flag: str) -> None:
+    """Raise ConfigError unless `folder` exists and a file can be created in it."""
+    if not folder.is_dir():
+        raise ConfigError(f"{flag}: output folder {folder} does not exist; create it first")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{flag}: cannot write in {folder} ({exc.strerror or exc})") from None

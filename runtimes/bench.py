@@ -129,9 +129,21 @@ def bench_pipeline(pose_dir: Path, det_dir: Path, source: str, threads: int, fra
                        round(detected / done, 3), round(done / seconds, 2), stages)
 
 
-def run_bench(paths: list[Path], threads: list[int], runs: int = 50, batch: int = 4, source: str | None = None,
-              frames: int = 200, progress=None, device: str = "cpu") -> BenchReport:
+@dataclass(frozen=True)
+class BenchOptions:
+    """What `edgepose bench` measures (the CLI's defaults come from here)."""
+    threads: tuple[int, ...] = (1, 2)   # thread counts, one row each
+    runs: int = 50                      # timed calls per measurement
+    batch: int = 4                      # crops per call for the batch row of batched tasks (1: no batch row)
+    source: str | None = None           # a video or image folder: also run the whole pipeline on it
+    frames: int = 200                   # pipeline frames
+    device: str = "cpu"                 # accelerator, as for `edgepose run`
+
+
+def run_bench(paths: list[Path], options: BenchOptions = BenchOptions(), progress=None) -> BenchReport:
     """Everything `edgepose bench` measures; `progress(text)` is called before each measurement."""
+    threads, runs, batch, source = options.threads, options.runs, options.batch, options.source
+    frames, device = options.frames, options.device
     artifacts = find_artifacts(paths)
     report = BenchReport(describe())
     cards = {a: load_card(a) for a in artifacts}

@@ -23,6 +23,9 @@ class FrameResult:
     persons: list[Person]            # tracked persons (id None with fixed boxes)
 
 
+DET_SCORE = 0.5   # least detector score kept as a person (`edgepose run --det-score`)
+
+
 class Pipeline:
     """Persons in each frame of a video or image stream.
 
@@ -32,7 +35,7 @@ class Pipeline:
     """
 
     def __init__(self, pose: PoseModel, detector: Detector | None = None, boxes: np.ndarray | None = None,
-                 config: TrackerConfig | None = None, det_score: float = 0.5) -> None:
+                 config: TrackerConfig | None = None, det_score: float = DET_SCORE) -> None:
         if (detector is None) == (boxes is None):
             raise ConfigError("a pipeline needs exactly one of a detector (--det) or fixed boxes (--boxes)")
         if not 0 <= det_score <= 1:

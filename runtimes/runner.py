@@ -28,6 +28,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .atomic import check_output_file, check_writable_folder
 from .draw import draw_persons
 from .errors import ConfigError
 from .pipeline import FrameResult, Pipeline
@@ -98,9 +99,11 @@ class OutputPlan:
     image_file: Path | None = None
 
 
-def plan_outputs(json_path: str | Path | None, out_path: str | Path | None, source: FrameSource) -> OutputPlan:
-    """Check every output before any work; a ConfigError names the problem and what to do."""
-    json_p = check_output_file(json_path, "--json") if json_path else None
+def plan_outputs(json_path: str | Path | None, out_path: str | Path | None, source: FrameSource,
+                 overwrite: bool = False) -> OutputPlan:
+    """Check every output before any work (an existing file only with `overwrite`); a ConfigError names the
+    problem and what to do."""
+    json_p = check_output_file(json_path, "--json", overwrite) if json_path else None
     video = image_dir = image_file = None
     if out_path:
         out = Path(out_path)
@@ -108,9 +111,9 @@ def plan_outputs(json_path: str | Path | None, out_path: str | Path | None, sour
         if not source.is_images:
             if suffix not in VIDEO_WRITERS:
                 raise ConfigError(f"--out {out}: a video needs one of the suffixes {', '.join(VIDEO_WRITERS)}")
-            video = check_output_file(out, "--out")
+            video = check_output_file(out, "--out", overwrite)
         elif suffix in IMAGE_SUFFIXES and source.total == 1:
-            image_file = check_output_file(out, "--out")
+            image_file = check_output_file(out, "--out", overwrite)
         elif suffix in IMAGE_SUFFIXES or suffix in VIDEO_WRITERS:
             raise ConfigError(f"--out {out}: for a folder of images --out names a folder that receives one "
                               "annotated image per input (same file names); give a name without a suffix")
@@ -121,35 +124,13 @@ def plan_outputs(json_path: str | Path | None, out_path: str | Path | None, sour
     return plan
 
 
-def check_output_file(path: str | Path, flag: str) -> Path:
-    """A file we may create or replace: not a folder or device, in an existing folder we can write to.
-    Returns it with symbolic links resolved, so the file is replaced, never the link."""
-    path = Path(path).resolve()
-    if path.is_dir():
-        raise ConfigError(f"{flag} {path} is a folder; name a file inside it instead")
-    if path.exists() and not path.is_file():
-        raise ConfigError(f"{flag} {path} exists and is not a regular file (a device or pipe); name a file")
-    _check_writable_folder(path.parent, flag)
-    return path
-
-
 def _check_output_dir(path: Path) -> Path:
     path = path.resolve()
     if path.exists() and not (path.is_dir() and not any(path.iterdir())):
         raise ConfigError(f"--out {path} already exists; for images --out names a new (or empty) folder — "
                           "remove it or choose another name")
-    _check_writable_folder(path.parent, "--out")
+    check_writable_folder(path.parent, "--out")
     return path
-
-
-def _check_writable_folder(folder: Path, flag: str) -> None:
-    if not folder.is_dir():
-        raise ConfigError(f"{flag}: output folder {folder} does not exist; create it first")
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"{flag}: cannot write in {folder} ({exc.strerror or exc})") from None
 
 
 def _check_no_clash(plan: OutputPlan, source: FrameSource) -> None:
@@ -364,11 +345,12 @@ class _Progress:
 
 def run_stream(pipeline: Pipeline, source: FrameSource, json_path: Path | None = None,
                out_path: Path | None = None, show: bool = False, progress: bool = True,
-               prefetch: bool = False) -> RunSummary:
+               prefetch: bool = False, overwrite: bool = False) -> RunSummary:
     """Process every frame of `source` (until Ctrl-C or, with `show`, q/Esc); videos keep tracks across
     frames, image folders start fresh per image. Outputs appear only when the run ends cleanly. `prefetch`
-    runs the detector on the next video frame beside the pose model (Pipeline.stream; same results)."""
-    plan = plan_outputs(json_path, out_path, source)
+    runs the detector on the next video frame beside the pose model (Pipeline.stream; same results). An existing
+    output file is replaced only with `overwrite`."""
+    plan = plan_outputs(json_path, out_path, source, overwrite)
     sinks = _open_sinks(plan, source)
     bar = _Progress(source.total, progress)
     frames = detector_frames = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Union
+from typing import Any, Callable, Iterable, Union
 
 import numpy as np
 
@@ -57,13 +57,10 @@ class Task:
         """The batch-1 network input of `card` for `sample`, by the runtime's one preprocessing path."""
         raise NotImplementedError
 
-    def fidelity(self, ref: Runner, test: Runner, samples: Iterable[Sample]) -> dict[str, Any]:
-        """How far `test` is from `ref` on `samples` (the INT8 report)."""
-        raise NotImplementedError
-
-    def error_px(self, report: dict[str, Any]) -> float:
-        """The mixed-precision budget's measure of a `fidelity` report, in input pixels (inf: unusable)."""
-        raise NotImplementedError
+    # fidelity(ref, test, samples) → how far `test` is from `ref` on `samples` (the INT8 report);
+    # error_px(report) → the mixed-precision budget's measure of that report, in input pixels (inf: unusable)
+    fidelity: Callable[[Runner, Runner, Iterable[Sample]], dict[str, Any]]
+    error_px: Callable[[dict[str, Any]], float]
 
     def compare_decoded(self, runner: Runner, ref: dict[str, np.ndarray], got: dict[str, np.ndarray],
                         strict: bool, real: bool) -> tuple[str, dict[str, Any], bool]:
@@ -80,15 +77,10 @@ class Task:
 class TopDownPose(Task):
     name, runner, person_crops, batched, bbox_padding, int16_outputs = "pose", PoseModel, True, True, 1.25, True
     coco_iou_type, coco_stats = "keypoints", (0, 1, 2, 3, 4)
+    fidelity, error_px = staticmethod(pose_fidelity), staticmethod(pose_error_px)
 
     def network_input(self, card: ModelCard, sample: Sample) -> np.ndarray:
         return pose_inputs(card, sample.image, sample.box[None])[0]
-
-    def fidelity(self, ref: PoseModel, test: PoseModel, samples: Iterable[Sample]) -> dict[str, Any]:
-        return pose_fidelity(ref, test, samples)
-
-    def error_px(self, report: dict[str, Any]) -> float:
-        return pose_error_px(report)
 
     def compare_decoded(self, runner: PoseModel, ref: dict[str, np.ndarray], got: dict[str, np.ndarray],
                         strict: bool, real: bool) -> tuple[str, dict[str, Any], bool]:
@@ -119,15 +111,10 @@ class TopDownPose(Task):
 class Detection(Task):
     name, runner, person_crops, batched, bbox_padding, int16_outputs = "detection", Detector, False, False, None, False
     coco_iou_type, coco_stats = "bbox", (0, 1, 2, 4, 5)   # bbox stats list AP_S at index 3
+    fidelity, error_px = staticmethod(detection_fidelity), staticmethod(detection_error_px)
 
     def network_input(self, card: ModelCard, sample: Sample) -> np.ndarray:
         return detector_inputs(card, sample.image)[0]
-
-    def fidelity(self, ref: Detector, test: Detector, samples: Iterable[Sample]) -> dict[str, Any]:
-        return detection_fidelity(ref, test, samples)
-
-    def error_px(self, report: dict[str, Any]) -> float:
-        return detection_error_px(report)
 
     def compare_decoded(self, runner: Detector, ref: dict[str, np.ndarray], got: dict[str, np.ndarray],
                         strict: bool, real: bool) -> tuple[str, dict[str, Any], bool]:

@@ -59,22 +59,57 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int = 1, co
     return lines[0]
 
 
+# Under pytest-xdist (the README's test command runs two workers), the tests that share one of these expensive
+# session fixtures run in one worker (`--dist loadgroup`), so each is built once
+SHARED_BUILDS = {"zoo_artifacts": "zoo", "rtmdet_int8": "int8", "trained_pose_int8": "int8"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = next((g for fixture, g in SHARED_BUILDS.items() if fixture in item.fixturenames), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Lines tests give for the CI log (`ci_line`: e.g. the summary of the emulated aarch64 test run), printed
+    by the controlling process, where pytest-xdist workers' own output does not reach."""
+    lines = [value for reports in terminalreporter.stats.values() for report in reports
+             for name, value in getattr(report, "user_properties", ()) if name == "ci_line"]
+    if lines:
+        terminalreporter.section("results of other runners")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def shared_dir(tmp_path_factory, name: str) -> Path:
+    """A folder of this test run that every pytest-xdist worker sees (the per-worker base's parent)."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
 @pytest.fixture(scope="session")
 def reference_artifact(tmp_path_factory):
     """`reference_artifact(model)` → the ONNX fp32 artifact of a zoo model with MMPose's reference checkpoint
-    (rtmdet-nano: its real ONNX export), converted in-process once per session when first asked for. Shared:
-    a test that changes an artifact copies it first."""
-    from edgepose.converters.convert import convert
+    (rtmdet-nano: its real ONNX export), converted in-process once per test run when first asked for (a file
+    lock makes parallel workers wait for the first). Shared: a test that changes an artifact copies it first."""
+    import fcntl
+
+    from edgepose.converters.convert import artifact_name, convert
     from edgepose.converters.options import ConvertOptions
 
-    root = tmp_path_factory.mktemp("reference-onnx")
-    made: dict[str, Path] = {}
+    root = shared_dir(tmp_path_factory, "reference-onnx")
 
     def artifact(model: str) -> Path:
-        if model not in made:
-            weights = RTMDET_ONNX if model == "rtmdet-nano" else REFERENCE / model / "checkpoint_published.pth"
-            made[model] = convert(model, root, str(need(weights)), ConvertOptions(progress=False))[0]
-        return made[model]
+        directory = root / artifact_name(model, "onnx", "fp32")
+        with open(root / f"{model}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (directory / "edgepose.json").is_file():
+                weights = RTMDET_ONNX if model == "rtmdet-nano" else REFERENCE / model / "checkpoint_published.pth"
+                convert(model, root, str(need(weights)), ConvertOptions(progress=False))
+        return directory
     return artifact
 
 

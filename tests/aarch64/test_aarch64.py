@@ -128,13 +128,12 @@ RUNTIME_TESTS = [str(REPO / "tests" / "runtimes" / name) for name in ("test_deco
 
 
 @pytest.mark.parametrize("cpu", CPUS)
-def test_runtime_unit_tests_pass_emulated(cpu, capsys):
+def test_runtime_unit_tests_pass_emulated(cpu, record_property):
     """The runtime's own unit tests (no torch) under emulation; their summary goes to the CI log."""
-    done = emulated(cpu, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=append", *RUNTIME_TESTS,
-                    env={"EDGEPOSE_SHARED": str(SHARED)})
+    done = emulated(cpu, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider", "--import-mode=append",
+                    *RUNTIME_TESTS, env={"EDGEPOSE_SHARED": str(SHARED)})
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:]
-    with capsys.disabled():
-        print(f"\naarch64 {cpu}: {summary}")
+    record_property("ci_line", f"aarch64 {cpu}: {summary}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary
 
@@ -162,7 +161,7 @@ MAX_FP16_RAW, MAX_FP16_MEAN_PX, MIN_WITHIN_HALF_PX, MAX_CONFIDENT_PX, MAX_FP16_B
 CONFIDENT = 0.4
 
 
-def test_ncnn_fp16_is_the_default_on_a76_and_keeps_rtmpose_close(fp16_artifacts, tmp_path, capsys):
+def test_ncnn_fp16_is_the_default_on_a76_and_keeps_rtmpose_close(fp16_artifacts, tmp_path, record_property):
     """cortex-a76 (asimdhp) with the runtime's defaults: the RTMPose-t fp16 artifact runs with fp16 on (head
     fp32), no crash, finite at input scales ×1 and ×100, keypoints close to x86 fp32 (bounds: measured,
     above); RTMDet-nano with fp16 forced on keeps the same persons."""
@@ -203,8 +202,7 @@ def test_ncnn_fp16_is_the_default_on_a76_and_keeps_rtmpose_close(fp16_artifacts,
         shift = float(np.abs(g[order, :4] - r[:, :4]).max())
         assert shift <= MAX_FP16_BOX_PX, (i, shift)
         report.append(f"detector image {i}: {len(r)} persons, boxes within {shift:.2f} px")
-    with capsys.disabled():
-        print("\naarch64 cortex-a76 ncnn fp16 (defaults): " + "; ".join(report))
+    record_property("ci_line", "aarch64 cortex-a76 ncnn fp16 (defaults): " + "; ".join(report))
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +242,7 @@ MAX_INT8_BOX_PX, MAX_INT8_BOX_SCORE, MAX_INT8_WORSE_PX = 4.0, 0.05, 0.15
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_int8_artifacts_match_x86_after_decoding(trained_pose_int8, rtmdet_int8, held_out_frames, tmp_path,
-                                                  cpu, capsys):
+                                                  cpu, record_property):
     """The INT8 artifacts of every target (trained RTMPose-t, RTMDet-nano) on held-out vtest frames: the same
     persons, boxes and keypoints as on x86 within the measured bounds above, and INT8-vs-fp32 error on ARM no
     larger than on x86 (the card's fidelity, measured on x86, holds on the board)."""
@@ -285,8 +283,7 @@ def test_int8_artifacts_match_x86_after_decoding(trained_pose_int8, rtmdet_int8,
             score = max(score, float(np.abs(got[f"{art}|{i}|scores"][order] - ref[f"{art}|{i}|scores"]).max()))
         assert shift <= MAX_INT8_BOX_PX and score <= MAX_INT8_BOX_SCORE, (target, shift, score)
         report.append(f"RTMDet-nano {target}: boxes {shift:.2f} px, scores {score:.3f}")
-    with capsys.disabled():
-        print(f"\naarch64 {cpu} INT8 vs x86: " + "; ".join(report))
+    record_property("ci_line", f"aarch64 {cpu} INT8 vs x86: " + "; ".join(report))
 
 
 @pytest.fixture(scope="module")

@@ -166,7 +166,11 @@ CASES: list[Case] = [
     ("json-unwritable-folder", lambda i: run(i, "--source", str(i.image), "--json", "/proc/edgepose-test.jsonl"),
      1, "cannot write in /proc"),
     ("json-is-source", lambda i: run(i, "--source", str(write(i.tmp / "in.png", i.image.read_bytes())),
-                                     "--json", str(i.tmp / "in.png")), 1, "is the --source itself"),
+                                     "--json", str(i.tmp / "in.png"), "--overwrite"), 1, "is the --source itself"),
+    ("json-exists", lambda i: run(i, "--source", str(i.image), "--json", str(write(i.tmp / "old.jsonl", b"mine"))),
+     1, "already exists; pass --overwrite"),
+    ("out-video-exists", lambda i: run(i, "--source", str(i.clip), "--out", str(write(i.tmp / "old.mp4", b"mine"))),
+     1, "already exists; pass --overwrite"),
     ("json-equals-out", lambda i: run(i, "--source", str(i.clip), "--json", str(i.tmp / "o.avi"),
                                       "--out", str(i.tmp / "o.avi")), 1, "same path"),
     ("out-png-for-video", lambda i: run(i, "--source", str(i.clip), "--out", str(i.tmp / "x.png")), 1,
@@ -248,3 +252,14 @@ def test_full_disk_mid_run_leaves_nothing(module_inputs, tmp_path, output):
     result = run_with_file_limit(run(module_inputs, "--source", str(source), flag, str(tmp_path / output)), 6000)
     assert_one_line_error(result, 1, "cannot write")
     assert snapshot(tmp_path) == before
+
+
+def test_existing_outputs_are_replaced_only_with_overwrite(module_inputs, tmp_path):
+    """`run` shares the output policy of `convert` and `card`: a user's file is kept unless --overwrite."""
+    out = write(tmp_path / "o.jsonl", b"mine")
+    refused = run_cli(*run(module_inputs, "--source", str(module_inputs.image), "--json", str(out)))
+    assert_one_line_error(refused, 1, "--overwrite")
+    assert out.read_bytes() == b"mine"
+    done = run_cli(*run(module_inputs, "--source", str(module_inputs.image), "--json", str(out), "--overwrite"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(out.read_text().splitlines()[0])["persons"]

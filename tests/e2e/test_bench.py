@@ -51,20 +51,25 @@ def test_bench_prints_table_and_writes_json_and_plot(artifacts, tmp_path):
 @pytest.mark.parametrize("args, code, text", [
     (["NOT_AN_ARTIFACT"], 1, "not an artifact folder"),
     (["POSE", "--source", "VIDEO"], 1, "needs a pose artifact and a detector"),
-    (["POSE", "--json", "MISSING/out.json"], 1, "existing folder"),
+    (["POSE", "--json", "MISSING/out.json"], 1, "does not exist"),
+    (["POSE", "--json", "EXISTING"], 1, "already exists; pass --overwrite"),
     (["POSE", "--runs", "0"], 1, "must be ≥ 1"),
     (["POSE", "--threads", "0,2"], 2, ""),
-], ids=["not an artifact", "source without detector", "json folder missing", "zero runs", "zero threads"])
+], ids=["not an artifact", "source without detector", "json folder missing", "json exists", "zero runs",
+        "zero threads"])
 def test_bench_errors_are_one_line(artifacts, tmp_path, args, code, text):
+    existing = tmp_path / "mine.json"
+    existing.write_text("mine")
     names = {"NOT_AN_ARTIFACT": str(tmp_path), "POSE": str(artifacts / "pose" / "rtmpose-t-onnx-fp32"),
-             "VIDEO": str(need(VTEST)), "MISSING/out.json": str(tmp_path / "missing" / "out.json")}
+             "VIDEO": str(need(VTEST)), "MISSING/out.json": str(tmp_path / "missing" / "out.json"),
+             "EXISTING": str(existing)}
     before = snapshot(tmp_path)
     result = run_cli("bench", *[names.get(a, a) for a in args], "--no-progress")
     if code == 2:
         assert result.returncode == 2 and "usage:" in result.stderr
     else:
         assert_one_line_error(result, code, text)
-    assert snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before and existing.read_text() == "mine"
 
 
 PI5_CPUINFO = "".join(f"processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 "
