@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+
+from edgepose.runtimes.backends import BackendOptions
 from edgepose.runtimes.card import load_card
 from edgepose.runtimes.errors import BackendUnavailable, ConfigError
 from edgepose.runtimes.tasks import task_of
@@ -25,8 +27,10 @@ def _resolve(root: Path, file_name: str) -> Path | None:
     return None
 
 
-def coco_ap(artifact: str | Path, annotations: str | Path, images: str | Path) -> dict[str, Any]:
-    """AP / AP50 / AP75 / AP_M / AP_L of the artifact on the images of `annotations` found under `images`."""
+def coco_ap(artifact: str | Path, annotations: str | Path, images: str | Path,
+            options: BackendOptions | None = None) -> dict[str, Any]:
+    """AP / AP50 / AP75 / AP_M / AP_L of the artifact on the images of `annotations` found under `images`
+    (`options`: how its backend runs)."""
     try:
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
@@ -42,7 +46,7 @@ def coco_ap(artifact: str | Path, annotations: str | Path, images: str | Path) -
     if not gt.dataset.get("images") or "annotations" not in gt.dataset:
         raise ConfigError(f"--eval-coco {annotations}: not a COCO annotation file (no 'images' / 'annotations')")
     task = task_of(card)
-    runner = task.open(artifact)
+    runner = task.open(artifact, options)
     results, evaluated = [], []
     for image_id in sorted(gt.getImgIds()):
         path = _resolve(images, gt.imgs[image_id]["file_name"])

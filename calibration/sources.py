@@ -20,6 +20,7 @@ from typing import Callable
 
 import cv2
 import numpy as np
+
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.sources import IMAGE_SUFFIXES
 from edgepose.runtimes.tasks import Sample, task_of

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from edgepose.runtimes.boxes import greedy_match, iou_matrix
 from edgepose.runtimes.pipeline import FrameResult
 

@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
 from edgepose.calibration.sources import MIN_DET_SCORE, load_samples, split_holdout
-from edgepose.runtimes.backends import BackendOptions, open_backend
+from edgepose.runtimes.backends import open_backend
 from edgepose.runtimes.card import ModelCard, load_card
 from edgepose.runtimes.detector import Detector
 from edgepose.runtimes.errors import ConfigError, ExportError, ModelRefused
 from edgepose.runtimes.tasks import Sample, task_of
 from edgepose.runtimes.timing import time_calls
 
-from .options import Int8Options
+from .options import MEASURE, Int8Options
 from .targets import INT8_WRITERS, Calibration, Int8Model, Int8Writer
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def calibration_sets(task: str, options) -> tuple[list[Sample], list[Sample], li
     Without explicit held-out sources, one sample in five is held out."""
     detect = None
     if options.calib_det is not None:
-        detector = Detector(options.calib_det)
+        detector = Detector(options.calib_det, MEASURE)
 
         def detect(image: np.ndarray) -> np.ndarray:
             found = detector(image)
@@ -136,8 +137,8 @@ def report(fp32: Path, directory: Path, card: ModelCard, calib: list[Sample], ho
             from edgepose.calibration.coco_eval import coco_ap
 
             fidelity["coco_ap"] = {"annotations": Path(options.eval_coco[0]).name,
-                                   "fp32": coco_ap(fp32, *options.eval_coco),
-                                   "int8": coco_ap(directory, *options.eval_coco)}
+                                   "fp32": coco_ap(fp32, *options.eval_coco, MEASURE),
+                                   "int8": coco_ap(directory, *options.eval_coco, MEASURE)}
         seen = search["error_px"] if search and search["error_px"] is not None else \
             error_px(fp32, measure(fp32, directory, search_samples(calib)))  # the search measured the final mix already
     except ModelRefused as exc:
@@ -196,7 +197,7 @@ def _speed(trials: "_Trials", fp32: Path, int8_layers: list[str], runs: int = 20
     result = {}
     for name, directory in variants.items():
         card = load_card(directory)
-        backend = open_backend(card, directory, BackendOptions(threads=1))
+        backend = open_backend(card, directory, MEASURE)
         x = np.zeros([1 if d < 0 else d for d in card.input.shape], np.float32)
         result[name] = round(float(np.median(time_calls(lambda: backend.run(x), runs))), 2)
     return result
@@ -205,7 +206,7 @@ def _speed(trials: "_Trials", fp32: Path, int8_layers: list[str], runs: int = 20
 def measure(fp32: Path, int8: Path, samples: list[Sample]) -> dict[str, Any]:
     """The task's fidelity report of the artifact `int8` against `fp32` on `samples`."""
     task = task_of(load_card(fp32))
-    return task.fidelity(task.open(fp32), task.open(int8), samples)
+    return task.fidelity(task.open(fp32, MEASURE), task.open(int8, MEASURE), samples)
 
 
 def error_px(fp32: Path, report: dict[str, Any]) -> float:
@@ -232,13 +233,13 @@ class _Trials:
     def sensitivity(self, inputs: np.ndarray, options: Int8Options) -> list[tuple[str, float]]:
         """Layers with the output error (1 − cosine, worst output) when only that layer is int8, worst first."""
         feed = inputs if self.card.input.layout == "NCHW" else np.ascontiguousarray(inputs.transpose(0, 2, 3, 1))
-        reference = _outputs(open_backend(self.card, self.fp32), feed)
+        reference = _outputs(open_backend(self.card, self.fp32, MEASURE), feed)
         scores = []
         with _bar(options, len(self.writer.layers), "rank layers") as bar:
             for name in self.writer.layers:
                 directory = self.build([name])
                 try:
-                    got = _outputs(open_backend(load_card(directory), directory), feed)
+                    got = _outputs(open_backend(load_card(directory), directory, MEASURE), feed)
                     score = max(_one_minus_cos(r, g) for r, g in zip(reference, got))
                 except ModelRefused as exc:  # a backend that cannot run this layer in int8: keep it float first
                     log.info("layer %s does not run in int8 (%s); ranked most sensitive", name, exc)

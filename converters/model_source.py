@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+
 from edgepose.runtimes.card import OutputSpec
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.tasks import task_of

@@ -5,12 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgepose.calibration.observers import METHODS
+from edgepose.runtimes.backends import BackendOptions
 from edgepose.runtimes.card import FORMATS, PRECISIONS
 from edgepose.runtimes.errors import ConfigError
 
 OPSET = 17         # highest ONNX opset: the dynamo exporter's 18 makes pnnx mis-convert ScaleNorm
 MIN_OPSET = 13     # per-channel QDQ (INT8) needs 13
 FLOAT_PRECISIONS = tuple(p for p in PRECISIONS if p != "int8")   # --precision; INT8 needs calibration (--int8)
+# Every model run inside a conversion (verification, calibration, the INT8 search and report, COCO AP) uses one
+# thread: the same numbers on every machine, and no collapse of a multi-threaded runtime when other work
+# shares the CPU — ncnn's default two-thread team made the RTMDet-nano INT8 search over 10× slower while a
+# second test worker ran beside it (19+ min instead of under 2 for the ncnn target)
+MEASURE = BackendOptions(threads=1)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,12 @@ from typing import Any, Callable
 
 import cv2
 import numpy as np
+
 from edgepose.runtimes.card import ModelCard, load_card
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.tasks import Sample, task_of
+
+from .options import MEASURE
 
 FP32_TOLERANCE = 1e-3     # max|diff| ≤ tol · max(1, max|ref|)
 FP16_MIN_COSINE = 0.999   # raw outputs; decoded keypoints and boxes are judged by the task (runtimes/tasks.py)
@@ -75,7 +78,7 @@ def verify_artifact(directory: Path, reference: Reference, probe: ProbeInput, pr
     block (`against` names what the reference is)."""
     card = load_card(directory)
     task = task_of(card)
-    runner = task.open(directory)  # opens the backend once
+    runner = task.open(directory, MEASURE)  # opens the backend once
     feed = probe.network_input(card)
     nchw = feed if card.input.layout == "NCHW" else np.ascontiguousarray(feed.transpose(0, 3, 1, 2))
     got = runner.backend.run(feed)

@@ -30,11 +30,15 @@ def reference(model: str, name: str) -> Path:
     return need(REFERENCE / model / name)
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess:
     """Run `python -m edgepose ARGS` in a fresh process (in `cwd`); returns the completed process (text mode)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "edgepose", *args], capture_output=True, text=True, env=full_env,
-                          timeout=600, cwd=cwd)
+                          timeout=timeout, cwd=cwd)
+
+
+BUILD_TIMEOUT = 2400   # s: a session fixture's conversion of every target with INT8 (both workers busy)
 
 
 @pytest.fixture(autouse=True)
@@ -138,7 +142,7 @@ def zoo_artifacts(tmp_path_factory) -> tuple[Path, dict[str, subprocess.Complete
         int8 = [] if model not in INT8_ROUTE_MODELS else [
             "--int8", "--max-error", "off", "--calib", str(need(SHARED / "data" / "combined_coco17_gt.json"))]
         result = run_cli("convert", model, "--target", ",".join(ZOO_TARGETS), "--precision", "fp32,fp16", *int8,
-                         "-o", str(out), "--no-progress", *zoo_verify_args(model))
+                         "-o", str(out), "--no-progress", *zoo_verify_args(model), timeout=BUILD_TIMEOUT)
         assert result.returncode == 0, f"{model}: {result.stderr}"
         runs[model] = result
     return out, runs
@@ -169,7 +173,7 @@ def rtmdet_int8(tmp_path_factory) -> tuple[Path, str]:
     result = run_cli("convert", "rtmdet-nano", "--weights", str(need(RTMDET_ONNX)), "--target", "all",
                      "--precision", "fp32,fp16", "--int8",
                      "--calib", *map(str, map(need, INT8_CALIB)), "--holdout", *map(str, map(need, INT8_HOLDOUT)),
-                     "--samples", "100", *_eval_coco_args(), "-o", str(out), "--no-progress")
+                     "--samples", "100", *_eval_coco_args(), "-o", str(out), "--no-progress", timeout=BUILD_TIMEOUT)
     assert result.returncode == 0, result.stderr
     return out, result.stdout
 
@@ -186,6 +190,6 @@ def trained_pose_int8(tmp_path_factory) -> tuple[Path, str]:
                      "--precision", "fp32,fp16", "--int8",
                      "--calib", f"{need(VTEST)}#0-635", "--calib-det", str(out / "det"),
                      "--holdout", f"{VTEST}#636-794", "--samples", "96", "--max-error", ACCURATE_BUDGET,
-                     *_eval_coco_args(), "-o", str(out), "--no-progress")
+                     *_eval_coco_args(), "-o", str(out), "--no-progress", timeout=BUILD_TIMEOUT)
     assert result.returncode == 0, result.stderr
     return out, result.stdout

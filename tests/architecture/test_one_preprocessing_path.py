@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from edgepose.converters.convert_int8 import network_inputs
 from edgepose.converters.verify import ProbeInput
 from edgepose.runtimes.card import load_card

@@ -218,3 +218,34 @@ def test_ctrl_c_stops_within_seconds_and_keeps_finished_artifacts(tmp_path, swal
         assert not entry.name.startswith("."), f"half-written {entry.name} left behind"
         assert str(entry) in kept
         assert load_card(entry).verification["passed"]
+
+
+@pytest.mark.slow
+def test_killed_supervisor_takes_its_conversion_with_it(tmp_path):
+    """kill -9 of `edgepose convert` (a test's timeout does this) ends the worker doing the conversion too,
+    instead of leaving it to run on as an orphan (it once ran 20 minutes after its test gave up)."""
+    import os
+
+    process = subprocess.Popen([sys.executable, "-m", "edgepose", "convert", "rtmpose-t", "--weights",
+                                str(checkpoint()), "--target", "tflite", "-o", str(tmp_path / "out"), "--no-progress"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    deadline = time.monotonic() + 60
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    worker = int(children.read_text().split()[0])
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        try:  # reaped by init once it exits; a zombie counts as gone
+            if Path(f"/proc/{worker}/stat").read_text().split(")")[-1].split()[0] == "Z":
+                break
+        except OSError:
+            break
+        time.sleep(0.1)
+    alive = Path(f"/proc/{worker}/stat").exists() and \
+        Path(f"/proc/{worker}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    if alive:
+        os.kill(worker, 9)
+    assert not alive, "the conversion worker outlived its killed supervisor"

@@ -11,6 +11,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+
 from edgepose.runtimes.errors import ExportError
 
 from .param import NcnnParam

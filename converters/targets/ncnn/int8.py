@@ -18,9 +18,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
 from edgepose.calibration.observers import TensorObserver, weight_scales
 from edgepose.runtimes.errors import ExportError
 
+from ...options import MEASURE
 from .bin import TAG_INT8, read_weights
 from .param import NcnnLayer, NcnnParam
 
@@ -52,6 +54,7 @@ def collect_stats(param: Path, binary: Path, input_name: str, inputs: np.ndarray
     net = ncnn.Net()
     opt = net.opt
     opt.use_vulkan_compute = False
+    opt.num_threads = MEASURE.threads
     opt.use_fp16_packed = opt.use_fp16_storage = opt.use_fp16_arithmetic = False
     opt.lightmode = False  # keep intermediate blobs for extraction
     if net.load_param(str(param)) != 0 or net.load_model(str(binary)) != 0:

@@ -15,8 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from edgepose.calibration.observers import TensorObserver, weight_scales
 from edgepose.runtimes.errors import ExportError
+
+from ...options import MEASURE
 
 QUANTIZED_OPS = ("Conv", "Gemm", "MatMul")
 
@@ -41,7 +44,9 @@ def collect_stats(path: Path, inputs: np.ndarray, progress=None) -> dict[str, Te
     for name in tensors:
         if name not in existing:
             model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    settings = ort.SessionOptions()
+    settings.intra_op_num_threads = MEASURE.threads
+    session = ort.InferenceSession(model.SerializeToString(), settings, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
     observers = {t: TensorObserver(seed=i) for i, t in enumerate(tensors)}
     for x in inputs:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
 from edgepose.runtimes.errors import ExportError
 from torch import nn
 

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
 from edgepose.calibration.observers import TensorObserver
 from edgepose.runtimes.errors import ExportError
 

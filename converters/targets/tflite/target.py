@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from edgepose.calibration.observers import TensorObserver
 from edgepose.runtimes.card import ModelCard
 from edgepose.runtimes.tasks import task_of
