@@ -68,6 +68,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int = 1, co
 SHARED_BUILDS = {"zoo_artifacts": "zoo", "rtmdet_int8": "int8", "trained_pose_int8": "int8"}
 
 
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups from the marks
 def pytest_collection_modifyitems(config, items):
     for item in items:
         group = next((g for fixture, g in SHARED_BUILDS.items() if fixture in item.fixturenames), None)
