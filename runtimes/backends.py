@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .board import physical_cores
+from .board import free_cores
 from .card import ModelCard
 from .devices import check_device, check_onnx_session, ncnn_vulkan, onnx_providers, tflite_delegates
 from .errors import BackendUnavailable, ConfigError, ModelRefused
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BackendOptions:
-    threads: int | None = None    # CPU threads; None = physical cores, without busy-waiting (see above)
+    threads: int | None = None    # CPU threads; None = the idle physical cores, without busy-waiting
     ncnn_fp16: bool | None = None  # ncnn: fp16 storage + arithmetic (ARMv8.2 fast path); None = on for cards
                                    # that allow it (`source.fp16_arithmetic`) on CPUs that have it (ncnn_fp16_default)
     ncnn_bf16: bool = False       # ncnn: bf16 storage
@@ -47,10 +47,11 @@ class BackendOptions:
 
 
 def resolve_threads(options: BackendOptions) -> tuple[int, bool]:
-    """→ (thread count, whether workers may spin): the explicit count, else physical cores without spinning."""
+    """→ (thread count, whether workers may spin): the explicit count, else the physical cores that are idle when
+    the backend opens (board.free_cores), without spinning."""
     if options.threads is not None:
         return options.threads, True
-    return physical_cores(), False
+    return free_cores(), False
 
 
 class Backend:

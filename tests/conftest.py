@@ -68,18 +68,24 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int = 1, co
 SHARED_BUILDS = {"zoo_artifacts": "zoo", "rtmdet_int8": "int8", "trained_pose_int8": "int8"}
 
 
+CONVERTING = ("reference_artifact", *SHARED_BUILDS)   # fixtures that convert models: their tests are slow
+
+
 @pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups from the marks
 def pytest_collection_modifyitems(config, items):
     for item in items:
         group = next((g for fixture, g in SHARED_BUILDS.items() if fixture in item.fixturenames), None)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+        if any(fixture in item.fixturenames for fixture in CONVERTING):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_terminal_summary(terminalreporter):
     """Lines tests give for the CI log (`ci_line`: e.g. the summary of the emulated aarch64 test run), printed
     by the controlling process, where pytest-xdist workers' own output does not reach."""
     lines = [value for reports in terminalreporter.stats.values() for report in reports
+             if getattr(report, "when", None) == "call"
              for name, value in getattr(report, "user_properties", ()) if name == "ci_line"]
     if lines:
         terminalreporter.section("results of other runners")

@@ -57,6 +57,7 @@ def test_java_core_passes_committed_goldens(tmp_path: Path) -> None:
     assert (REPO / "android_demo" / "core" / "src" / "test" / "resources" / "golden").is_dir()
 
 
+@pytest.mark.slow
 def test_java_core_passes_fresh_goldens(tmp_path: Path) -> None:
     """Golden files made now, from an image and artifacts the committed ones never use (RTMPose-t from the
     distilled checkpoint, flip on; RTMDet-nano converted here, whose outputs are split cls/box maps), pass

@@ -79,6 +79,7 @@ def test_rtmdet_onnx_converts_to_every_target_and_matches_the_source(tmp_path):
         assert got.shape == ref.shape and np.abs(got - ref).max() <= 1.0, key
 
 
+@pytest.mark.slow
 def test_tiny_onnx_converts_to_ncnn_and_tflite(tmp_path):
     model = tiny_onnx(tmp_path / "tiny.onnx", extra_op="Relu")
     result = run_cli("convert", str(model), "--card-fields", str(write_fields(tmp_path)), "--target", "ncnn,tflite",
@@ -120,6 +121,7 @@ def test_wrong_input_shape_is_refused(tmp_path, case, needle):
     _fails_cleanly(tmp_path, result, needle)
 
 
+@pytest.mark.slow
 def test_dynamic_input_takes_the_card_shape_and_a_clash_is_refused(tmp_path):
     model = tiny_onnx(tmp_path / "dyn.onnx", height=None)
     ok = run_cli("convert", str(model), "--card-fields", str(write_fields(tmp_path, input_shape=[1, 3, 64, 48])),
@@ -151,6 +153,7 @@ def test_onnx_model_needs_card_fields_and_takes_no_weights(tmp_path):
                                      "--weights", str(model), "-o", str(tmp_path / "out")), "--weights")
 
 
+@pytest.mark.slow
 def test_unfaithful_fp16_artifact_is_refused_and_nothing_is_written(tmp_path):
     """fp16 weights that lose the model's signal: verification refuses the artifact, --no-verify keeps it."""
     model = tiny_onnx(tmp_path / "fragile.onnx", fragile_fp16=True)
@@ -172,6 +175,7 @@ def test_python_api_takes_an_onnx_file_with_a_fields_dict(tmp_path):
     assert [p.name for p in written] == ["api-onnx-fp32"] and load_card(written[0]).verification["passed"]
 
 
+@pytest.mark.slow
 def test_user_onnx_converts_to_int8_on_every_target(tmp_path):
     model = tiny_onnx(tmp_path / "tiny.onnx", extra_op="Relu")
     video = need(SHARED / "data" / "opencv-doc-debian" / "vtest.avi")

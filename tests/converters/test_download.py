@@ -63,6 +63,7 @@ def test_http_error_is_a_download_error(server, tmp_path):
         download(f"{base}/missing.pth", directory=tmp_path / "c", progress=False)
 
 
+@pytest.mark.slow
 def test_convert_from_url_downloads_then_converts(server, tmp_path):
     base, root = server
     checkpoint = reference("litehrnet-18", "checkpoint_published.pth")

@@ -89,6 +89,7 @@ def test_trained_rtmpose_t_outputs_unchanged_by_the_rewrite(monkeypatch):
     ("rtmpose-t", DISTILLED, 100.0),                                                 # trained
     ("rtmpose-s", SHARED / "reference" / "mmpose" / "rtmpose-s" / "checkpoint_published.pth", 1.0),  # MMPose's
 ])
+@pytest.mark.slow
 def test_export_has_no_value_above_fp16_max_and_old_scalenorm_had(name, weights, scale, tmp_path, monkeypatch):
     net = _model(name, weights)
     crop = np.load(reference(name, "image_input.npy")).astype(np.float32) * scale   # MMPose's real crop

@@ -166,6 +166,7 @@ def test_pose_model_int8_runs_on_every_target(pose_int8, model):
     (["--int8", "--calib", "EMPTY", "--max-error", "big"], "not a number of pixels"),
     (["--int8", "--calib", "EMPTY", "--samples", "0"], "--samples must be ≥ 1"),
 ])
+@pytest.mark.slow
 def test_bad_int8_options_fail_before_anything_is_written(tmp_path, args, needle):
     (tmp_path / "empty").mkdir()
     args = [str(tmp_path / "empty") if a == "EMPTY" else str(tmp_path / "nothing") if a == "NOTHING" else a
@@ -176,6 +177,7 @@ def test_bad_int8_options_fail_before_anything_is_written(tmp_path, args, needle
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_pose_calibration_on_video_without_boxes_fails_cleanly(tmp_path):
     result = run_cli("convert", "rtmpose-t", "--weights", str(reference("rtmpose-t", "checkpoint_published.pth")),
                      "--int8", "--calib", str(need(INT8_CALIB[0])), "-o", str(tmp_path / "out"), "--no-progress")

@@ -32,7 +32,8 @@ def test_rtmdet_nano_has_mmdet_parameter_count():
     assert count == 994_423, f"RTMDet-nano has {count} parameters, MMDet's has 994,423"
 
 
-@pytest.mark.parametrize("model", POSE_MODELS)
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m.startswith("litehrnet") else m
+                                   for m in POSE_MODELS])
 def test_pytorch_model_reproduces_mmpose_outputs(model):
     net = ZOO[model].build().eval()
     load_weights(net, read_state_dict(reference(model, "checkpoint_published.pth")), model)
@@ -47,6 +48,7 @@ def test_pytorch_model_reproduces_mmpose_outputs(model):
         assert diff <= bound, f"{model} {name}: max|diff| {diff:.3g} > {bound:.3g}"
 
 
+@pytest.mark.slow
 def test_litehrnet_backbone_features_equal_mmpose_including_fuse_aliasing():
     """A 'clean' fuse (branch 0 added once, no aliasing) would differ by up to ~2 on these weights."""
     from edgepose.converters.models.litehrnet import LiteHRModule

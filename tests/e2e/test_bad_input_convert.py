@@ -116,6 +116,7 @@ def _tmpfs(where: Path, options: str):
 
 @pytest.mark.parametrize("options, text", [("ro,size=1m", "cannot write"), ("size=1m", "no space left")],
                          ids=["read-only folder", "full disk"])
+@pytest.mark.slow
 def test_unwritable_output_is_one_line_and_leaves_nothing(tmp_path, options, text):
     with _tmpfs(tmp_path / "mnt", options) as mnt:
         start = time.perf_counter()
@@ -152,6 +153,7 @@ def test_int8_into_a_relative_non_ascii_output(tmp_path):
     assert card.precision == "int8" and card.calibration["int8_layers"] > 0
 
 
+@pytest.mark.slow
 def test_partial_failure_keeps_finished_artifacts_and_says_what_was_not_written(tmp_path):
     model = tiny_onnx(tmp_path / "tiny.onnx", extra_op="Hardmax")   # onnxruntime runs it, ncnn has no such layer
     out = tmp_path / "out"
@@ -165,6 +167,7 @@ def test_partial_failure_keeps_finished_artifacts_and_says_what_was_not_written(
                                                                  ("edgepose.json", "tiny.onnx"))})
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_only_the_artifact(tmp_path):
     out = tmp_path / "out"
     _fake_artifact(out / "rtmpose-t-onnx-fp32")

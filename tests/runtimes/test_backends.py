@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgepose.runtimes.backends import BackendOptions, open_backend, physical_cores
+from edgepose.runtimes.backends import BackendOptions, open_backend
+from edgepose.runtimes.board import physical_cores
 from edgepose.runtimes.card import load_card
 from edgepose.runtimes.errors import ModelRefused
 from edgepose.runtimes.pose import PoseModel
@@ -63,16 +64,22 @@ def test_threads_reach_litert(artifacts, threads):
     assert backend.threads == threads and _os_threads() - before == threads - 1
 
 
-def test_default_threads_are_physical_cores_without_spinning(artifacts):
-    """A busy machine: spinning workers made ncnn 25× slower; the default must not spin."""
+def test_default_threads_are_the_idle_cores_without_spinning(artifacts, monkeypatch):
+    """A busy machine: spinning workers made ncnn 25× slower, and a team as large as the physical cores beside
+    two busy processes 7×; the default must neither spin nor take cores that are busy."""
     cores = physical_cores()
     assert 1 <= cores <= (os.cpu_count() or 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))   # an idle machine: every physical core
     ncnn = _open(artifacts["ncnn"], None)
     assert ncnn.threads == ncnn.net.opt.num_threads == cores and ncnn.net.opt.openmp_blocktime == 0
     ort = _open(artifacts["onnx"], None).session.get_session_options()
     assert ort.intra_op_num_threads == cores
     assert ort.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert _open(artifacts["tflite"], None).threads == cores
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 0.4, 0.0, 0.0))   # every core busy: one thread
+    assert _open(artifacts["ncnn"], None).threads == _open(artifacts["onnx"], None).threads == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.8, 0.0, 0.0))   # most of one core busy
+    assert _open(artifacts["tflite"], None).threads == max(1, cores - 1)
 
 
 @pytest.mark.parametrize("target, role, cut", [("onnx", "model", 5000), ("tflite", "model", 50_000),
