@@ -14,8 +14,8 @@ MIN_OPSET = 13     # per-channel QDQ (INT8) needs 13
 FLOAT_PRECISIONS = tuple(p for p in PRECISIONS if p != "int8")   # --precision; INT8 needs calibration (--int8)
 # Every model run inside a conversion (verification, calibration, the INT8 search and report, COCO AP) uses one
 # thread: the same numbers on every machine, and no collapse of a multi-threaded runtime when other work
-# shares the CPU — ncnn's default two-thread team made the RTMDet-nano INT8 search over 10× slower while a
-# second test worker ran beside it (19+ min instead of under 2 for the ncnn target)
+# shares the CPU — with ncnn's default two-thread team, the RTMDet-nano ncnn INT8 search ran 19 min and more
+# beside a second test worker (its ONNX target: 2 min)
 MEASURE = BackendOptions(threads=1)
 
 
@@ -50,7 +50,7 @@ class ConvertOptions:
     holdout: tuple[str, ...] = ()            # held-out sources for the fidelity report (default: 1 in 5)
     samples: int = 128                       # calibration samples (images for detectors, crops for pose)
     max_error: float | None = 1.0            # mixed-precision budget in input px; None = every layer int8
-    method: str = "percentile"               # activation ranges: minmax | percentile | entropy
+    method: str = Int8Options.method         # activation ranges: minmax | percentile | entropy
     eval_coco: str | None = None             # COCO annotation json: also report COCO AP of fp32 and INT8
     eval_images: str | None = None           # its image folder
 
