@@ -130,7 +130,7 @@ def report(fp32: Path, directory: Path, card: ModelCard, calib: list[Sample], ho
     check the budget holds there, and save the card. The card is saved first without the report because
     the runtime measures the artifact as it lies on disk."""
     card.save(directory)
-    search = card.calibration["search"]
+    search, task = card.calibration["search"], task_of(card)
     try:
         fidelity = measure(fp32, directory, holdout)
         if options.eval_coco is not None:
@@ -140,10 +140,10 @@ def report(fp32: Path, directory: Path, card: ModelCard, calib: list[Sample], ho
                                    "fp32": coco_ap(fp32, *options.eval_coco, MEASURE),
                                    "int8": coco_ap(directory, *options.eval_coco, MEASURE)}
         seen = search["error_px"] if search and search["error_px"] is not None else \
-            error_px(fp32, measure(fp32, directory, search_samples(calib)))  # the search measured the final mix already
+            task.error_px(measure(fp32, directory, search_samples(calib)))  # the search measured the final mix already
     except ModelRefused as exc:
         raise ExportError(f"the INT8 {card.format} model does not run in edgepose.runtimes: {exc}") from exc
-    check = holdout_check(seen, error_px(fp32, fidelity), options.max_error)
+    check = holdout_check(seen, task.error_px(fidelity), options.max_error)
     if check["warning"]:
         log.warning("%s INT8: %s", card.format, check["warning"])
     card = replace(card, calibration={**card.calibration, "holdout_check": check},
@@ -209,10 +209,6 @@ def measure(fp32: Path, int8: Path, samples: list[Sample]) -> dict[str, Any]:
     return task.fidelity(task.open(fp32, MEASURE), task.open(int8, MEASURE), samples)
 
 
-def error_px(fp32: Path, report: dict[str, Any]) -> float:
-    """The budget's measure (input pixels) of a `measure` report on the artifact `fp32`'s task."""
-    return task_of(load_card(fp32)).error_px(report)
-
 
 class _Trials:
     """Writes candidate models with a given set of int8 layers into a scratch directory and scores them."""
@@ -253,7 +249,7 @@ class _Trials:
                ) -> tuple[list[str], dict[str, Any]]:
         """Fewest float layers whose error on calibration samples is within budget (see `fewest_float`). The
         all-int8 model is checked first: when it fits, the ranking (one model per layer) is never built."""
-        samples = search_samples(calib)
+        samples, task = search_samples(calib), task_of(self.card)
         position = {name: i for i, name in enumerate(self.writer.layers)}
         tried: dict[tuple[str, ...], float] = {}
 
@@ -262,7 +258,7 @@ class _Trials:
             if key not in tried:
                 directory = self.build([n for n in self.writer.layers if n not in float_layers])
                 try:
-                    tried[key] = error_px(self.fp32, measure(self.fp32, directory, samples))
+                    tried[key] = task.error_px(measure(self.fp32, directory, samples))
                 except ModelRefused as exc:  # the backend refused this mix: over budget
                     log.info("mixed precision: %d float layers does not run (%s)", len(key), exc)
                     tried[key] = float("inf")
