@@ -11,7 +11,7 @@ import numpy as np
 from .detector import Detections, Detector
 from .errors import ConfigError
 from .pose import PoseModel
-from .preprocess import check_boxes, check_image
+from .preprocess import check_boxes, check_image, malformed_boxes
 from .timing import StageTimes
 from .tracker import Person, Tracker, TrackerConfig
 
@@ -37,12 +37,14 @@ class Pipeline:
     def __init__(self, pose: PoseModel, detector: Detector | None = None, boxes: np.ndarray | None = None,
                  config: TrackerConfig | None = None, det_score: float = DET_SCORE) -> None:
         if (detector is None) == (boxes is None):
-            raise ConfigError("a pipeline needs exactly one of a detector (--det) or fixed boxes (--boxes)")
+            raise ConfigError("a pipeline needs exactly one of a detector or fixed boxes")
         if not 0 <= det_score <= 1:
             raise ConfigError(f"det_score={det_score} must be in [0, 1]")
         self.pose = pose
         self.detector = detector
         self.boxes = None if boxes is None else check_boxes(boxes)
+        if self.boxes is not None and (problem := malformed_boxes(self.boxes)):
+            raise ConfigError(f"fixed boxes: {problem}")
         self.det_score = det_score
         self.tracker = Tracker(config or TrackerConfig(), pose.card.sigmas or [0.05] * pose.num_keypoints)
         self.times = StageTimes()

@@ -12,7 +12,7 @@ from .card import ModelCard, load_card
 from .decoding import PoseDecoder, decoder_for
 from .errors import ConfigError
 from .keypoints import flip_indices
-from .preprocess import check_boxes, check_image, crop_person, to_image_coords, to_network_input
+from .preprocess import check_boxes, check_image, crop_person, malformed_boxes, to_image_coords, to_network_input
 from .timing import StageTimes, maybe
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,9 @@ class PoseModel:
         image, boxes = check_image(image), check_boxes(boxes)
         keep = usable_boxes(boxes, image.shape)
         if not keep.all():
-            log.debug("skipping %d boxes with no area inside the image", int((~keep).sum()))
+            problem = malformed_boxes(boxes)  # a caller's mistake is said; a box that left the image is not
+            (log.warning if problem else log.debug)("skipping %d of %d boxes: %s", int((~keep).sum()), len(boxes),
+                                                    problem or "no area inside the image")
         indices = np.flatnonzero(keep)
         boxes = boxes[keep]
         if len(boxes) == 0:

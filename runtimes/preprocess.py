@@ -63,6 +63,24 @@ def check_boxes(boxes: object) -> np.ndarray:
     return np.ascontiguousarray(array[:, :4])
 
 
+def box_problem(box: np.ndarray) -> str | None:
+    """Why one xyxy box cannot be a person box (not finite, or x2 ≤ x1 / y2 ≤ y1), else None."""
+    box = np.asarray(box, np.float32)
+    if not np.isfinite(box).all():
+        return "is not finite"
+    if not (box[2] > box[0] and box[3] > box[1]):
+        return "has x2 <= x1 or y2 <= y1: boxes are corners x1, y1, x2, y2 in pixels, not x, y, width, height"
+    return None
+
+
+def malformed_boxes(boxes: np.ndarray) -> str | None:
+    """The first box of (N, 4) that cannot be a person box and why, else None."""
+    for i, box in enumerate(np.asarray(boxes, np.float32).reshape(-1, 4)):
+        if problem := box_problem(box):
+            return f"box {i} ({', '.join(f'{v:g}' for v in box)}) {problem}"
+    return None
+
+
 def box_to_center_scale(box: np.ndarray, input_wh: tuple[int, int], padding: float) -> tuple[np.ndarray, np.ndarray]:
     """(4,) xyxy → center (2,), scale (2,) float32; scale grows (never shrinks) to aspect input_w/input_h."""
     x1, y1, x2, y2 = np.asarray(box, np.float32)

@@ -32,6 +32,7 @@ from .atomic import check_output_file, check_writable_folder
 from .draw import draw_persons
 from .errors import ConfigError
 from .pipeline import FrameResult, Pipeline
+from .preprocess import box_problem
 from .sources import IMAGE_SUFFIXES, FrameSource
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,8 @@ def parse_boxes(text: str) -> np.ndarray:
             box = []
         if len(box) != 4:
             raise ConfigError(f"--boxes: {part!r} is not 'x1,y1,x2,y2' (four numbers)")
-        if not (box[2] > box[0] and box[3] > box[1]):
-            raise ConfigError(f"--boxes: {part!r} has no area (need x2 > x1 and y2 > y1)")
+        if problem := box_problem(np.asarray(box)):
+            raise ConfigError(f"--boxes: {part!r} {problem}")
         boxes.append(box)
     if not boxes:
         raise ConfigError("--boxes is empty; give 'x1,y1,x2,y2' boxes separated by ';'")

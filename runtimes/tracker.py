@@ -25,7 +25,7 @@ from .smoothing import OneEuroFilter
 class TrackerConfig:
     det_interval: int = 5           # frames between detector runs; 1 = detect every frame (no skipping)
     kpt_threshold: float = 0.3      # keypoint score that counts as confident; raise for fewer, surer keypoints
-    min_keypoints: int = 4          # confident keypoints a pose needs to keep its track without the detector
+    min_keypoints: int = 4          # confident keypoints a pose needs to be followed between detector runs
     box_expand: float = 1.2         # keypoint box → next crop box scale about its centre; raise for fast motion
     match_iou: float = 0.3          # least IoU between a detection and a track's box to continue that track
     max_missed: int = 10            # frames a track survives unseen before it is dropped; raise for occlusions
@@ -76,8 +76,9 @@ class Person:
 
     `box` is the keypoint box the tracker follows, not the detector's box: the box around the confident
     keypoints scaled by `box_expand`, used as the next frame's crop. It hugs the pose, moves between detector
-    runs, and is not clipped: it can extend past the image when a person is cut off by the border. With fixed
-    boxes (no tracker) it is the box that was posed."""
+    runs, and is not clipped: it can extend past the image when a person is cut off by the border. For a
+    detected person whose pose is not confident (fewer than `min_keypoints`) it is the detector's box. With
+    fixed boxes (no tracker) it is the box that was posed."""
 
     id: int | None                  # persistent track id; None when no tracker is used (fixed boxes)
     box: np.ndarray                 # (4,) float32 xyxy image pixels, the keypoint box (see above; smoothed if on)
@@ -170,16 +171,23 @@ class Tracker:
     def update(self, keypoints: np.ndarray, scores: np.ndarray, owners: list[Track | None],
                det_boxes: np.ndarray | None = None) -> list[Person]:
         """Poses (N, K, 2), (N, K) with the owner track of each (None = new person), and on detector frames the
-        detector box of each pose → persons of this frame."""
+        detector box of each pose → persons of this frame.
+
+        On a detector frame every detected person is reported: a pose with fewer than `min_keypoints`
+        confident keypoints keeps (or gets) its id with the detector box, but is not followed by its
+        keypoints; it waits for the next detection. Between detections only confident poses are kept."""
         cfg = self.config
         det_boxes_given = det_boxes is not None
         det_boxes = [None] * len(owners) if det_boxes is None else list(det_boxes)
+        followed = {t.id for t in self.tracks if t.state is TrackState.ACTIVE}
         seen: set[int] = set()
-        fresh = []
+        fresh, weak = [], []
         for kpts, kscores, track, det_box in zip(keypoints, scores, owners, det_boxes):
             box = keypoint_box(kpts, kscores, cfg.kpt_threshold, cfg.box_expand)
             if box is None or int((kscores >= cfg.kpt_threshold).sum()) < cfg.min_keypoints:
-                continue  # not confident: an owned track counts as unseen, a new person is ignored
+                if det_box is not None:
+                    weak.append((track, kpts, kscores, det_box))
+                continue  # between detections: an owned track counts as unseen, a new person is ignored
             if track is None:
                 fresh.append((box, kpts, kscores, det_box))
                 continue
@@ -198,11 +206,12 @@ class Tracker:
             self.next_id += 1
             self.tracks.append(track)
             seen.add(track.id)
+        reported = self._report_weak(weak, seen)
         for track in self.tracks:
-            if track.id not in seen:
+            if track.id not in seen and track.id not in reported:
                 track.state = TrackState.MISSING
                 track.missed += 1
-        lost = any(t.id not in seen and t.missed == 1 for t in self.tracks)
+        lost = any(t.id in followed and t.id not in seen | reported for t in self.tracks)
         self.tracks = [t for t in self.tracks if t.missed <= cfg.max_missed]
         self._drop_duplicates()
         current = [t for t in self.tracks if t.state is TrackState.ACTIVE]
@@ -210,7 +219,25 @@ class Tracker:
         # looked, and running it again on the next frame would find the same.
         self.detect_next = not det_boxes_given and (lost or len(current) < self.last_confident)
         self.last_confident = len(current)
-        return [self._person(t) for t in current]
+        return [self._person(t) for t in self.tracks if t.state is TrackState.ACTIVE or t.id in reported]
+
+    def _report_weak(self, weak: list, seen: set[int]) -> set[int]:
+        """Detected persons whose pose is not confident: each keeps (or gets) its id, its box is the detector
+        box, and it waits (MISSING, not followed) for the next detection → the ids reported."""
+        reported: set[int] = set()
+        for track, kpts, kscores, det_box in weak:
+            if track is None:
+                if any(self._same_person(t, kpts, kscores) for t in self.tracks if t.id in seen):
+                    continue
+                track = Track(self.next_id, np.asarray(det_box, np.float32), kpts, kscores, hits=0)
+                self.next_id += 1
+                self.tracks.append(track)
+            track.box, track.keypoints, track.scores = np.asarray(det_box, np.float32), kpts, kscores
+            track.state, track.missed = TrackState.MISSING, 0
+            track.hits += 1
+            self._set_anchor(track, det_box)
+            reported.add(track.id)
+        return reported
 
     def _centroid(self, track: Track) -> np.ndarray:
         confident = track.scores >= self.config.kpt_threshold

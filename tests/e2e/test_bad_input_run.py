@@ -202,7 +202,10 @@ CASES: list[Case] = [
     ("boxes-missing-value", lambda i: ["run", "--pose", str(i.pose), "--source", str(i.image), "--boxes"], 2,
      "--boxes"),
     ("negative-box-no-area", lambda i: run(i, "--source", str(i.image)) + ["--boxes", "-50,10,-60,300"], 1,
-     "has no area"),
+     "has x2 <= x1"),
+    ("box-nan", lambda i: run(i, "--source", str(i.image)) + ["--boxes", "10,nan,60,300"], 1, "is not finite"),
+    ("box-xywh-by-mistake", lambda i: run(i, "--source", str(i.image)) + ["--boxes", "100,50,40,120"], 1,
+     "not x, y, width, height"),
     # edgepose card: the files are opened with their runtime and checked against the card
     ("card-random-bytes", lambda i: ["card", "movenet-tflite", str(write(i.tmp / "m.tflite", os.urandom(5000))),
                                      "-o", str(i.tmp / "movenet")], 1, "m.tflite"),

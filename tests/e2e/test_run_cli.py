@@ -110,7 +110,7 @@ def test_bad_inputs_give_one_line_and_exit_1(artifacts, tmp_path):
         "unreadable video": (["--pose", pose, "--source", str(tmp_path / "bad.avi"), "--boxes", box], "not a readable video"),
         "empty video": (["--pose", pose, "--source", str(tmp_path / "empty.mp4"), "--boxes", box], "not a readable video"),
         "no such source": (["--pose", pose, "--source", str(tmp_path / "nope.jpg"), "--boxes", box], "no such file"),
-        "zero-area box": (["--pose", pose, "--source", image, "--boxes", "10,10,10,50"], "has no area"),
+        "zero-area box": (["--pose", pose, "--source", image, "--boxes", "10,10,10,50"], "has x2 <= x1"),
         "malformed boxes": (["--pose", pose, "--source", image, "--boxes", "1,2,3"], "four numbers"),
         "det and boxes": (["--pose", pose, "--det", str(artifacts / "det"), "--source", image, "--boxes", box],
                           "exactly one of"),
@@ -310,3 +310,23 @@ def test_nan_model_outputs_drop_the_person(artifacts, tmp_path):
                      "--no-progress")
     assert result.returncode == 0, result.stderr
     assert json.loads(out.read_text())["persons"] == []
+
+
+@pytest.mark.parametrize("extra", [["--kpt-threshold", "1000"], ["--flip-test"]], ids=["unreachable-threshold", "flip"])
+def test_every_detected_person_is_reported_on_a_still_image(artifacts, tmp_path, extra):
+    """A still image is a detector frame: each person the detector finds is in the output, however low the pose
+    scores (a keypoint threshold nothing reaches used to empty the output with exit 0)."""
+    from edgepose.runtimes.detector import Detector
+    from edgepose.runtimes.pipeline import DET_SCORE
+
+    image = need(SHARED / "data" / "mmpose" / "tests" / "data" / "coco" / "000000196141.jpg")
+    dets = Detector(artifacts / "det")(cv2.imread(str(image)))
+    expected = int((dets.scores >= DET_SCORE).sum())
+    assert expected >= 3
+    out = tmp_path / "p.jsonl"
+    result = run_cli("run", "--pose", str(artifacts / "rtmpose-t-onnx-fp32"), "--det", str(artifacts / "det"),
+                     "--source", str(image), "--json", str(out), "--no-progress", *extra)
+    assert result.returncode == 0, result.stderr
+    persons = json.loads(out.read_text().splitlines()[0])["persons"]
+    assert len(persons) == expected
+    assert sorted(p["id"] for p in persons) == list(range(expected))

@@ -99,6 +99,22 @@ def test_unusable_boxes_are_one_config_error(models, boxes, message):
         pose(person()[0], boxes)
 
 
+@pytest.mark.parametrize("boxes, message", [([[10, np.nan, 60, 300]], "box 0 .* is not finite"),
+                                            ([[0, 0, 50, 50], [100, 50, 40, 120]], "box 1 .* not x, y, width")])
+def test_fixed_boxes_that_cannot_be_persons_are_refused_when_the_pipeline_is_made(models, boxes, message):
+    with pytest.raises(ConfigError, match=message):
+        Pipeline(models[0], boxes=np.asarray(boxes, np.float32))
+
+
+def test_pose_model_says_why_it_skips_a_malformed_box(models, caplog):
+    pose, _ = models
+    image, box = person()
+    with caplog.at_level("WARNING", logger="edgepose.runtimes.pose"):
+        poses = pose(image, np.concatenate([box, [[100, 50, 40, 120]]]))
+    assert len(poses) == 1 and list(poses.indices) == [0]
+    assert "skipping 1 of 2 boxes: box 1 (100, 50, 40, 120) has x2 <= x1" in caplog.text
+
+
 def test_a_file_instead_of_an_artifact_folder_is_named_as_such(dirs):
     with pytest.raises(ConfigError, match="is a file, not an artifact folder"):
         PoseModel(need(PEOPLE))

@@ -89,6 +89,40 @@ def test_missing_track_is_dropped_after_max_missed_frames_and_found_again_before
     assert sorted(p.id for p in persons) == [0, 2]
 
 
+def test_every_detected_person_is_reported_on_a_detector_frame_even_with_few_confident_keypoints():
+    tracker = make(det_interval=5, min_keypoints=4)
+    tracker.needs_detection()
+    det = np.array([[95, 45, 140, 155], [295, 55, 340, 165]], np.float32)
+    boxes, owners = tracker.boxes_from_detections(det)
+    kp = np.stack([pose_at(100, 50)[0], pose_at(300, 60)[0]])
+    sc = np.stack([np.full(K, 0.9), np.r_[np.full(3, 0.9), np.full(K - 3, 0.1)]]).astype(np.float32)
+    persons = tracker.update(kp, sc, owners, boxes)
+    assert [p.id for p in persons] == [0, 1], "a detected person with 3 confident keypoints is kept"
+    weak = persons[1]
+    np.testing.assert_array_equal(weak.box, det[1])  # its box is the detector's: its keypoints are not trusted
+    np.testing.assert_array_equal(weak.scores, sc[1])  # low scores are reported as they are, for the user
+    # between detections the weak person is not followed (a tracker rule), and no re-detection is forced
+    ran, persons = frame(tracker, [(100, 50)])
+    assert ran is False and [p.id for p in persons] == [0]
+    assert frame(tracker, [(100, 50)])[0] is False
+    for _ in range(2):
+        frame(tracker, [(100, 50)])
+    ran, persons = frame(tracker, [(100, 50), (300, 60)])
+    assert ran is True and [p.id for p in persons] == [0, 1], "the weak person keeps its id at the next detection"
+
+
+def test_weak_pose_on_top_of_a_tracked_person_gets_no_id():
+    tracker = make(det_interval=1)
+    frame(tracker, [(100, 50)])
+    tracker.needs_detection()
+    det = np.array([[95, 45, 140, 155], [60, 20, 180, 200]], np.float32)
+    boxes, owners = tracker.boxes_from_detections(det)
+    kp, sc = pose_at(100, 50)
+    weak = np.where(np.arange(K) < 3, sc, 0.05).astype(np.float32)
+    persons = tracker.update(np.stack([kp, kp + 0.5]), np.stack([sc, weak]), owners, boxes)
+    assert [p.id for p in persons] == [0] and tracker.next_id == 1
+
+
 def test_duplicate_detection_of_one_person_gets_no_new_id():
     tracker = make(det_interval=1)
     frame(tracker, [(100, 50)])

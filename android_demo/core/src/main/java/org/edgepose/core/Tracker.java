@@ -108,21 +108,31 @@ public final class Tracker {
 
     /**
      * Poses (image pixels) with the owner track of each (null = new person), and on detector frames the
-     * detector box of each pose (else null): the persons of this frame.
+     * detector box of each pose (else null): the persons of this frame. On a detector frame every detected
+     * person is reported; one with fewer than min_keypoints confident keypoints keeps (or gets) its id with
+     * the detector box and waits for the next detection, not followed by its keypoints.
      */
     public List<Person> update(Poses poses, List<Track> owners, float[][] detBoxes) {
         float thr = (float) config.kptThreshold;
+        Set<Integer> followed = new HashSet<Integer>();
+        for (Track t : active()) {
+            followed.add(t.id);
+        }
         Set<Integer> seen = new HashSet<Integer>();
         List<Object[]> fresh = new ArrayList<Object[]>();
+        List<Object[]> weak = new ArrayList<Object[]>();
         for (int i = 0; i < poses.size(); i++) {
             float[][] kpts = poses.keypoints[i];
             float[] kscores = poses.scores[i];
             float[] detBox = detBoxes == null ? null : detBoxes[i];
             float[] box = keypointBox(kpts, kscores, thr, config.boxExpand);
+            Track track = owners.get(i);
             if (box == null || confident(kscores, thr) < config.minKeypoints) {
+                if (detBox != null) {
+                    weak.add(new Object[] {track, kpts, kscores, detBox});
+                }
                 continue;
             }
-            Track track = owners.get(i);
             if (track == null) {
                 fresh.add(new Object[] {box, kpts, kscores, detBox});
                 continue;
@@ -153,12 +163,13 @@ public final class Tracker {
             tracks.add(track);
             seen.add(track.id);
         }
+        Set<Integer> reported = reportWeak(weak, seen);
         boolean lost = false;
         for (Track t : tracks) {
-            if (!seen.contains(t.id)) {
+            if (!seen.contains(t.id) && !reported.contains(t.id)) {
                 t.state = Track.State.MISSING;
                 t.missed += 1;
-                lost |= t.missed == 1;
+                lost |= followed.contains(t.id);
             }
         }
         List<Track> kept = new ArrayList<Track>();
@@ -173,10 +184,45 @@ public final class Tracker {
         detectNext = detBoxes == null && (lost || current.size() < lastConfident);
         lastConfident = current.size();
         List<Person> persons = new ArrayList<Person>();
-        for (Track t : current) {
-            persons.add(person(t));
+        for (Track t : tracks) {
+            if (t.state == Track.State.ACTIVE || reported.contains(t.id)) {
+                persons.add(person(t));
+            }
         }
         return persons;
+    }
+
+    /** Detected persons whose pose is not confident: kept ids, detector boxes, MISSING until detected again. */
+    private Set<Integer> reportWeak(List<Object[]> weak, Set<Integer> seen) {
+        Set<Integer> reported = new HashSet<Integer>();
+        for (Object[] w : weak) {
+            Track track = (Track) w[0];
+            float[][] kpts = (float[][]) w[1];
+            float[] kscores = (float[]) w[2];
+            float[] detBox = ((float[]) w[3]).clone();
+            if (track == null) {
+                boolean duplicate = false;
+                for (Track t : tracks) {
+                    duplicate |= seen.contains(t.id) && samePerson(t, kpts, kscores);
+                }
+                if (duplicate) {
+                    continue;
+                }
+                track = new Track(nextId, detBox, kpts, kscores);
+                track.hits = 0;
+                nextId += 1;
+                tracks.add(track);
+            }
+            track.box = detBox;
+            track.keypoints = kpts;
+            track.scores = kscores;
+            track.state = Track.State.MISSING;
+            track.missed = 0;
+            track.hits += 1;
+            setAnchor(track, detBox);
+            reported.add(track.id);
+        }
+        return reported;
     }
 
     private static int confident(float[] scores, float thr) {

@@ -64,4 +64,39 @@ class CoreUnitTest {
         assertArrayEquals(px, Warp.warpAffine(img, new double[] {1, 0, 0, 0, 1, 0}, 4, 3).pixels);
         assertArrayEquals(px, Warp.resize(img, 4, 3).pixels);
     }
+    private static float[][] standing(float x, float y) {
+        float[][] k = new float[17][];
+        for (int j = 0; j < 17; j++) {
+            k[j] = new float[] {x + (j % 3) * 10, y + j * 6};
+        }
+        return k;
+    }
+
+    private static float[] scores(int confident) {
+        float[] s = new float[17];
+        for (int j = 0; j < 17; j++) {
+            s[j] = j < confident ? 0.9f : 0.1f;
+        }
+        return s;
+    }
+
+    @Test
+    void detectedPersonWithFewConfidentKeypointsIsReportedButNotFollowed() {
+        Tracker tracker = new Tracker(new TrackerConfig.Builder().detInterval(5).build(), new float[17]);
+        float[][] det = {{95, 45, 140, 155}, {295, 55, 340, 165}};
+        tracker.needsDetection();
+        Tracker.Plan plan = tracker.boxesFromDetections(det);
+        java.util.List<Person> persons = tracker.update(new Poses(new float[][][] {standing(100, 50), standing(300, 60)},
+                new float[][] {scores(17), scores(3)}), plan.owners, plan.boxes);
+        assertEquals(2, persons.size());
+        assertEquals(Integer.valueOf(1), persons.get(1).id);
+        assertArrayEquals(det[1], persons.get(1).box);
+        assertEquals(false, tracker.needsDetection());  // the weak person is not followed, nor forces detection
+        plan = tracker.boxesFromTracks();
+        assertEquals(1, plan.boxes.length);
+        persons = tracker.update(new Poses(new float[][][] {standing(100, 50)}, new float[][] {scores(17)}),
+                plan.owners, null);
+        assertEquals(1, persons.size());
+        assertEquals(false, tracker.needsDetection());
+    }
 }
