@@ -347,7 +347,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edgepose.runtimes.pose import PoseModel
     from edgepose.runtimes.runner import parse_boxes, plan_outputs, run_stream
     from edgepose.runtimes.sources import FrameSource
-    from edgepose.runtimes.third_party import check_backend, model_load_errors
+    from edgepose.runtimes.third_party import model_load_errors
     from edgepose.runtimes.tracker import TrackerConfig
 
     if (args.det is None) == (args.boxes is None):
@@ -362,12 +362,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = TrackerConfig(**{**config.__dict__, "fps": source.fps})
     with model_load_errors(f"--pose {args.pose}"):
         pose = PoseModel(args.pose, options, flip_test=args.flip_test)
-        check_backend(pose.backend, f"--pose {args.pose}")
     detector = None
     if args.det:
         with model_load_errors(f"--det {args.det}"):
             detector = Detector(args.det, options)
-            check_backend(detector.backend, f"--det {args.det}")
     pipeline = Pipeline(pose, detector, boxes, config, det_score=args.det_score)
     from edgepose.runtimes.board import physical_cores
 

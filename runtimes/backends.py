@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .board import free_cores
-from .card import ModelCard
+from .card import CARD_NAME, ModelCard
 from .devices import check_device, check_onnx_session, ncnn_vulkan, onnx_providers, tflite_delegates
 from .errors import BackendUnavailable, ConfigError, ModelRefused
 
@@ -77,8 +77,7 @@ class Backend:
                 return self._run_batch(x)
             parts = [self._run_batch(x[i:i + 1]) for i in range(x.shape[0])]
         except self.native_errors() as exc:
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelRefused(f"{self.card.format} backend could not run the model: {first_line}") from exc
+            raise ModelRefused(f"{self.card.format} backend could not run the model: {_one_line(exc)}") from exc
         return {name: np.concatenate([p[name] for p in parts]) for name in self.output_names}
 
     def native_errors(self) -> tuple[type[BaseException], ...]:
@@ -88,6 +87,11 @@ class Backend:
     def input_names(self) -> list[str]:
         """The model's input tensor names, as the runtime library reports them."""
         raise NotImplementedError
+
+    def input_shape(self) -> list[int] | None:
+        """The shape the model file declares for the card's input (-1 for a dynamic dimension), or None when
+        the format does not declare one (ncnn)."""
+        return None
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -120,6 +124,11 @@ class OnnxRuntimeBackend(Backend):
 
     def input_names(self) -> list[str]:
         return [i.name for i in self.session.get_inputs()]
+
+    def input_shape(self) -> list[int] | None:
+        shapes = {i.name: i.shape for i in self.session.get_inputs()}
+        shape = shapes.get(self.card.input.name)
+        return None if shape is None else [d if isinstance(d, int) and d > 0 else -1 for d in shape]
 
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         outs = self.session.run(self.output_names, {self.card.input.name: x})
@@ -158,6 +167,9 @@ class TFLiteBackend(Backend):
     def input_names(self) -> list[str]:
         return [d["name"] for d in self.interpreter.get_input_details()]
 
+    def input_shape(self) -> list[int] | None:
+        return [int(d) for d in self.input["shape_signature"]]
+
     def _run_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         with self.lock:
             return self._run_locked(x)
@@ -193,10 +205,15 @@ def _model_file(card: ModelCard, directory: Path, role: str) -> Path:
     return directory / card.files[role]
 
 
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """A library's (often multi-line) error message as one line, whole up to `limit` characters."""
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _unreadable(path: Path, reader: str, exc: BaseException) -> ModelRefused:
-    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return ModelRefused(f"{reader} cannot load {path.name} in {path.parent} ({first_line}); the file is corrupt or "
-                       f"truncated: copy or convert the artifact again")
+    return ModelRefused(f"{reader} cannot load {path.name} in {path.parent} ({_one_line(exc)}); the file is corrupt "
+                        f"or truncated: copy or convert the artifact again")
 
 
 def _tflite_interpreter():
@@ -300,5 +317,31 @@ BACKENDS: dict[str, type[Backend]] = {  # one per card.FORMATS name, in its orde
 
 
 def open_backend(card: ModelCard, directory: str | Path, options: BackendOptions | None = None) -> Backend:
-    """The backend for the card's format, loaded from `directory`."""
-    return BACKENDS[card.format](card, Path(directory), options or BackendOptions())
+    """The backend for the card's format, loaded from `directory` and checked against the card
+    (`check_against_card`): a card that does not describe its model file fails here, not at the first frame."""
+    backend = BACKENDS[card.format](card, Path(directory), options or BackendOptions())
+    try:
+        check_against_card(backend)
+    except ConfigError as exc:
+        raise ConfigError(f"{Path(directory) / CARD_NAME} does not describe its model: {exc}") from None
+    return backend
+
+
+def check_against_card(backend: Backend) -> None:
+    """The card's input name and shape against what the model file declares, then one blank input through the
+    model with every output's shape against the card; a mismatch is a ConfigError that says which."""
+    card = backend.card
+    names = backend.input_names()
+    if card.input.name not in names:
+        raise ConfigError(f"the model's input is {', '.join(names)}, not {card.input.name!r} as its card says")
+    declared = backend.input_shape()
+    if declared is not None and (len(declared) != len(card.input.shape) or any(
+            d > 0 and c > 0 and d != c for d, c in zip(declared, card.input.shape))):
+        raise ConfigError(f"the model takes input shape {declared} ({card.input.layout}), its card says "
+                          f"{card.input.shape}: fix input.shape in the card or convert the model again")
+    shape = [d if d > 0 else 1 for d in card.input.shape]
+    outputs = backend.run(np.zeros(shape, card.input.dtype))
+    for spec in card.outputs:
+        got = tuple(outputs[spec.name].shape)
+        if len(got) != len(spec.shape) or any(w > 0 and w != g for w, g in zip(spec.shape, got)):
+            raise ConfigError(f"output {spec.name!r} has shape {list(got)}, its card says {spec.shape}")

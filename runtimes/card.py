@@ -22,7 +22,14 @@ SCHEMA_VERSION = "1.0"  # major.minor; a reader accepts any minor of its major
 
 TASKS = ("pose", "detection")                      # runtimes/tasks.py: one Task per name
 FORMATS = ("onnx", "ncnn", "tflite")               # runtimes/backends.py: one backend per format
-DECODER_TYPES = ("simcc", "heatmap", "keypoints", "rtmdet")   # runtimes/decoding.py: one decoder per type
+DECODER_READS = {   # decoder type (runtimes/decoding.py: one decoder class each) → (the task it decodes, the
+                    # output roles it reads: one of the role sets)
+    "simcc": ("pose", [{"simcc_x", "simcc_y"}]),
+    "heatmap": ("pose", [{"heatmaps"}]),
+    "keypoints": ("pose", [{"keypoints"}]),
+    "rtmdet": ("detection", [{"cls", "box"}, {"cls_box"}]),
+}
+DECODER_TYPES = tuple(DECODER_READS)
 LAYOUTS = ("NCHW", "NHWC")
 COLORS = ("RGB", "BGR")
 DTYPES = ("float32", "float16", "uint8", "int8")
@@ -90,10 +97,7 @@ class ModelCard:
         _check_choice("input.color", self.input.color, COLORS)
         _check_choice("input.dtype", self.input.dtype, DTYPES)
         _check_choice("decoder.type", self.decoder.get("type"), DECODER_TYPES)
-        if len(self.input.shape) != 4:
-            raise ConfigError(f"model card: input.shape must have 4 dimensions, got {self.input.shape}")
-        if (self.input.mean is None) != (self.input.std is None):
-            raise ConfigError("model card: input.mean and input.std must both be set or both be null")
+        self._check_input()
         if not self.files:
             raise ConfigError("model card: 'files' is empty; an artifact needs at least one model file")
         if not self.outputs:
@@ -108,6 +112,46 @@ class ModelCard:
                 raise ConfigError("model card: a pose card needs a positive, finite 'bbox_padding' (MMPose uses 1.25)")
             if self.sigmas and len(self.sigmas) != len(self.keypoints):
                 raise ConfigError(f"model card: {len(self.sigmas)} sigmas for {len(self.keypoints)} keypoints")
+            if not all(0 < s < math.inf for s in self.sigmas):
+                raise ConfigError(f"model card: 'sigmas' must be positive and finite, got {self.sigmas}")
+        self._check_decoder()
+
+    def _check_input(self) -> None:
+        inp = self.input
+        if len(inp.shape) != 4 or not all(d >= 1 for d in inp.shape[1:]) or not (inp.shape[0] >= 1 or inp.shape[0] == -1):
+            raise ConfigError(f"model card: input.shape must be 4 dimensions, batch -1 (dynamic) or ≥ 1 and the others "
+                              f"≥ 1, got {inp.shape}")
+        channels = inp.shape[1] if inp.layout == "NCHW" else inp.shape[3]
+        if channels != 3:
+            raise ConfigError(f"model card: input.shape {inp.shape} has {channels} channels in {inp.layout}; "
+                              "models take 3 (the colour image)")
+        if (inp.mean is None) != (inp.std is None):
+            raise ConfigError("model card: input.mean and input.std must both be set or both be null")
+        if inp.mean is not None:
+            for name, values in (("mean", inp.mean), ("std", inp.std)):
+                if len(values) != channels or not all(math.isfinite(v) for v in values):
+                    raise ConfigError(f"model card: input.{name} must be {channels} finite numbers (one per channel, "
+                                      f"in {inp.color} order), got {values}")
+            if not all(0 <= v <= 255 for v in inp.mean):
+                raise ConfigError(f"model card: input.mean is in pixel units, each in [0, 255], got {inp.mean}")
+            if not all(1e-3 <= v <= 1e6 for v in inp.std):
+                raise ConfigError(f"model card: input.std must be > 0 per channel (pixels are divided by it; "
+                                  f"accepted: 0.001 to 1e6), got {inp.std}")
+
+    def _check_decoder(self) -> None:
+        """The decoder decodes this card's task and finds the outputs it reads."""
+        task, role_sets = DECODER_READS[self.decoder["type"]]
+        if task != self.task:
+            fits = [name for name, (t, _) in DECODER_READS.items() if t == self.task]
+            raise ConfigError(f"model card: decoder {self.decoder['type']!r} decodes {task} models, this card is "
+                              f"{self.task}; {self.task} decoders: {', '.join(fits)}")
+        roles = {o.role for o in self.outputs}
+        if not any(needed <= roles for needed in role_sets):
+            wanted = " or ".join("+".join(sorted(s)) for s in role_sets)
+            raise ConfigError(f"model card: decoder {self.decoder['type']!r} reads outputs with roles {wanted}; "
+                              f"this card's outputs have roles {', '.join(sorted(roles))}")
+        if task == "detection" and any(o.stride is None for o in self.outputs if o.role in ("cls", "box", "cls_box")):
+            raise ConfigError("model card: each detector output needs its 'stride'")
 
     def output(self, role: str) -> list[OutputSpec]:
         """All outputs of one role, in card order (detectors have one per stride)."""
@@ -189,6 +233,12 @@ class ModelCard:
         )
 
 
+def artifact_dir(path: str | os.PathLike) -> Path:
+    """The artifact folder `path` names: the folder itself, or the folder of the card file given instead."""
+    path = Path(path)
+    return path.parent if path.is_file() and path.suffix.lower() == ".json" else path
+
+
 def load_card(path: str | os.PathLike) -> ModelCard:
     """Read and validate a card from an artifact directory or from the JSON file itself."""
     path = Path(path)
@@ -243,9 +293,12 @@ def _decoder(decoder: dict) -> dict:
     for key in numbers:
         if key in decoder and not (_is_number(decoder[key]) and math.isfinite(decoder[key])):
             raise ConfigError(f"model card: 'decoder.{key}' must be a finite number, got {decoder[key]!r:.80}")
-    if not 0 <= decoder.get("letterbox_pad_value", 0) <= 255:
-        raise ConfigError(f"model card: 'decoder.letterbox_pad_value' must be in [0, 255], "
-                          f"got {decoder['letterbox_pad_value']}")
+    ranges = {"letterbox_pad_value": (0, 255, "[0, 255]"), "score_threshold": (0, 1, "[0, 1]"),
+              "nms_iou": (1e-6, 1, "(0, 1]"), "max_detections": (1, 10_000, "[1, 10000]"),
+              "split_ratio": (1e-3, 1e3, "(0, 1000]")}
+    for key, (low, high, shown) in ranges.items():
+        if key in decoder and not low <= decoder[key] <= high:
+            raise ConfigError(f"model card: 'decoder.{key}' must be in {shown}, got {decoder[key]}")
     if decoder.get("type") == "simcc" and not (_is_number(decoder.get("split_ratio")) and decoder["split_ratio"] > 0):
         raise ConfigError(f"model card: a simcc decoder needs a positive 'decoder.split_ratio', "
                           f"got {decoder.get('split_ratio')!r}")

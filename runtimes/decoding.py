@@ -14,6 +14,7 @@ import numpy as np
 
 from .boxes import nms
 from .decoders import decode_heatmap, decode_keypoints, decode_simcc, flip_heatmaps, flip_simcc
+from .card import DECODER_READS
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -41,8 +42,6 @@ class Detections:
 
 class PoseDecoder:
     """Base of the pose decoders; `card` gives the parameters (`card.decoder`) and the input size."""
-
-    task = "pose"
 
     def __init__(self, card: "ModelCard") -> None:
         self.params = card.decoder
@@ -110,8 +109,6 @@ class RtmdetDecoder:
     """RTMDet: per stride, sigmoid class scores at grid points (col·stride, row·stride) and ltrb distances;
     threshold, class-wise NMS, at most `max_detections` (MMDetection's test pipeline)."""
 
-    task = "detection"
-
     def __init__(self, card: "ModelCard", score_threshold: float | None = None, nms_iou: float | None = None):
         d = card.decoder
         self.card = card
@@ -126,7 +123,8 @@ class RtmdetDecoder:
         for stride, cls, box in self._levels(outputs):
             c, h, w = cls.shape
             xs, ys = self._grid(stride, h, w)
-            scores = 1.0 / (1.0 + np.exp(-cls.reshape(c, -1).astype(np.float32)))
+            # logits clipped where float32 exp would overflow: scores there are 0 or 1 either way
+            scores = 1.0 / (1.0 + np.exp(-np.clip(cls.reshape(c, -1).astype(np.float32), -88, 88)))
             dist = box.reshape(4, -1)
             boxes = np.stack([xs - dist[0], ys - dist[1], xs + dist[2], ys + dist[3]], 1)
             label = scores.argmax(0)
@@ -184,8 +182,8 @@ def decoder_for(card: "ModelCard", task: str, **options):
     """The decoder object for `card` (its `decoder.type`), which must decode a `task` model."""
     kind = card.decoder.get("type")
     cls = DECODERS.get(kind)
-    if cls is None or cls.task != task:
-        fits = [name for name, c in DECODERS.items() if c.task == task]
+    if cls is None or DECODER_READS[kind][0] != task:
+        fits = [name for name, (t, _) in DECODER_READS.items() if t == task]
         raise ConfigError(f"decoder {kind!r} does not decode a {task} model; {task} decoders: {', '.join(fits)}")
     return cls(card, **options)
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from .backends import BackendOptions, open_backend
-from .card import ModelCard, load_card
+from .card import ModelCard, artifact_dir, load_card
 from .decoding import Detections, decoder_for
 from .errors import ConfigError
 from .preprocess import check_image, to_network_input
@@ -41,7 +41,7 @@ class Detector:
 
     def __init__(self, artifact: str | Path, options: BackendOptions | None = None,
                  score_threshold: float | None = None, nms_iou: float | None = None) -> None:
-        self.directory = Path(artifact)
+        self.directory = artifact_dir(artifact)
         self.card: ModelCard = load_card(self.directory)
         if self.card.task != "detection":
             raise ConfigError(f"{self.directory} holds a {self.card.task} model; --det needs an RTMDet artifact (a detector)")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import BackendOptions, open_backend
-from .card import ModelCard, load_card
+from .card import ModelCard, artifact_dir, load_card
 from .decoding import PoseDecoder, decoder_for
 from .errors import ConfigError
 from .keypoints import flip_indices
@@ -73,7 +73,7 @@ class PoseModel:
     ConfigError that says what is expected."""
 
     def __init__(self, artifact: str | Path, options: BackendOptions | None = None, flip_test: bool = False) -> None:
-        self.directory = Path(artifact)
+        self.directory = artifact_dir(artifact)
         self.card: ModelCard = load_card(self.directory)
         if self.card.task != "pose":
             raise ConfigError(f"{self.directory} holds a {self.card.task} model; --pose needs a pose artifact")

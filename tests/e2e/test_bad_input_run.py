@@ -96,6 +96,27 @@ def empty_card(i: Inputs) -> list[str]:
     return ["run", "--pose", str(pose), "--boxes", BOX, "--source", str(i.image)]
 
 
+def edited_card(change):
+    """A case: the pose artifact with its card edited by hand (`change(data)`), run on one image."""
+    def build(i: Inputs) -> list[str]:
+        pose = i.copy_pose()
+        data = json.loads((pose / "edgepose.json").read_text())
+        change(data)
+        (pose / "edgepose.json").write_text(json.dumps(data))
+        return ["run", "--pose", str(pose), "--boxes", BOX, "--source", str(i.image)]
+    return build
+
+
+def _set(*path_and_value):
+    *path, key, value = path_and_value
+
+    def change(data):
+        for part in path:
+            data = data[part]
+        data[key] = value
+    return change
+
+
 def symlink_loop(i: Inputs) -> list[str]:
     (i.tmp / "a").symlink_to(i.tmp / "b")
     (i.tmp / "b").symlink_to(i.tmp / "a")
@@ -194,6 +215,12 @@ CASES: list[Case] = [
     ("missing-pose-folder", lambda i: ["run", "--pose", str(i.tmp / "nope"), "--boxes", BOX,
                                        "--source", str(i.image)], 1, "no model card"),
     ("empty-card", empty_card, 1, "not valid json"),
+    ("card-mean-two-values", edited_card(_set("input", "mean", [123.7, 116.3])), 1, "input.mean must be 3 finite"),
+    ("card-std-zero", edited_card(_set("input", "std", [58.4, 0, 57.4])), 1, "input.std must be > 0"),
+    ("card-heatmap-decoder-on-simcc", edited_card(_set("decoder", {"type": "heatmap"})), 1,
+     "decoder 'heatmap' reads outputs with roles heatmaps"),
+    ("card-wrong-input-shape", edited_card(_set("input", "shape", [-1, 3, 256, 256])), 1,
+     "the model takes input shape [-1, 3, 256, 192] (NCHW), its card says [-1, 3, 256, 256]"),
     ("truncated-onnx", truncated_model, 1, ".onnx"),
     ("corrupt-tflite", corrupt_tflite, 1, "m.tflite"),
     ("other-onnx-model", other_onnx_model, 1, "different model"),

@@ -82,6 +82,18 @@ def test_newer_minor_version_with_unknown_fields_is_read(tmp_path):
     ({"bbox_padding": None}, "bbox_padding"),
     ({"sigmas": [0.1] * 3}, "3 sigmas for 17 keypoints"),
     ({"files": {}}, "'files' is empty"),
+    ({"sigmas": [0.1] * 16 + [0.0]}, "'sigmas' must be positive"),
+    ({"decoder": {"type": "heatmap"}}, "decoder 'heatmap' reads outputs with roles heatmaps; this card's outputs "
+                                       "have roles simcc_x, simcc_y"),
+    ({"decoder": {"type": "rtmdet"}}, "decoder 'rtmdet' decodes detection models, this card is pose"),
+    ({"input": InputSpec("input", [-1, 3, 256, 192], "NCHW", "float32", "RGB", [1.0, 2.0], [4.0, 5.0])},
+     "input.mean must be 3 finite numbers"),
+    ({"input": InputSpec("input", [-1, 3, 256, 192], "NCHW", "float32", "RGB", [1.0, 2.0, 3.0], [4.0, 0.0, 6.0])},
+     "input.std must be > 0"),
+    ({"input": InputSpec("input", [-1, 3, 256, 192], "NCHW", "float32", "RGB", [1.0, 2.0, float("nan")],
+                         [4.0, 5.0, 6.0])}, "input.mean must be 3 finite"),
+    ({"input": InputSpec("input", [-1, 3, 0, 192], "NCHW", "float32", "RGB", None, None)}, "the others ≥ 1"),
+    ({"input": InputSpec("input", [-1, 3, 256, 192], "NHWC", "float32", "RGB", None, None)}, "has 192 channels"),
 ])
 def test_invalid_values_are_rejected(change, message):
     with pytest.raises(ConfigError, match=message):

@@ -11,6 +11,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 import org.json.JSONArray;
 import org.json.JSONException;
@@ -238,12 +240,7 @@ public final class ModelCard {
         check("input.color", input.color, COLORS);
         check("input.dtype", input.dtype, DTYPES);
         check("decoder.type", decoder.opt("type"), DECODER_TYPES);
-        if (input.shape.length != 4) {
-            throw new CardException("model card: input.shape must have 4 dimensions, got " + Arrays.toString(input.shape));
-        }
-        if ((input.mean == null) != (input.std == null)) {
-            throw new CardException("model card: input.mean and input.std must both be set or both be null");
-        }
+        checkInput();
         if (files.isEmpty()) {
             throw new CardException("model card: 'files' is empty; an artifact needs at least one model file");
         }
@@ -264,6 +261,87 @@ public final class ModelCard {
             if (sigmas.length > 0 && sigmas.length != keypoints.size()) {
                 throw new CardException("model card: " + sigmas.length + " sigmas for " + keypoints.size() + " keypoints");
             }
+            for (float s : sigmas) {
+                if (!(s > 0) || Float.isInfinite(s)) {
+                    throw new CardException("model card: 'sigmas' must be positive and finite, got "
+                            + Arrays.toString(sigmas));
+                }
+            }
+        }
+        checkDecoderReads();
+    }
+
+    private void checkInput() {
+        int[] s = input.shape;
+        boolean ok = s.length == 4 && (s[0] >= 1 || s[0] == -1);
+        for (int i = 1; ok && i < 4; i++) {
+            ok = s[i] >= 1;
+        }
+        if (!ok) {
+            throw new CardException("model card: input.shape must be 4 dimensions, batch -1 (dynamic) or \u2265 1 and "
+                    + "the others \u2265 1, got " + Arrays.toString(s));
+        }
+        int channels = input.nchw() ? s[1] : s[3];
+        if (channels != 3) {
+            throw new CardException("model card: input.shape " + Arrays.toString(s) + " has " + channels
+                    + " channels in " + input.layout + "; models take 3 (the colour image)");
+        }
+        if ((input.mean == null) != (input.std == null)) {
+            throw new CardException("model card: input.mean and input.std must both be set or both be null");
+        }
+        if (input.mean == null) {
+            return;
+        }
+        for (float[] values : new float[][] {input.mean, input.std}) {
+            boolean finite = values.length == channels;
+            for (float v : values) {
+                finite &= !Float.isNaN(v) && !Float.isInfinite(v);
+            }
+            if (!finite) {
+                throw new CardException("model card: input." + (values == input.mean ? "mean" : "std") + " must be "
+                        + channels + " finite numbers (one per channel, in " + input.color + " order), got "
+                        + Arrays.toString(values));
+            }
+        }
+        for (float v : input.mean) {
+            if (!(v >= 0 && v <= 255)) {
+                throw new CardException("model card: input.mean is in pixel units, each in [0, 255], got "
+                        + Arrays.toString(input.mean));
+            }
+        }
+        for (float v : input.std) {
+            if (!(v >= 1e-3f && v <= 1e6f)) {
+                throw new CardException("model card: input.std must be > 0 per channel (pixels are divided by it; "
+                        + "accepted: 0.001 to 1e6), got " + Arrays.toString(input.std));
+            }
+        }
+    }
+
+    /** The decoder decodes this card's task and finds the output roles it reads (runtimes/card.py DECODER_READS). */
+    private void checkDecoderReads() {
+        String type = decoderType();
+        String decodes = type.equals("rtmdet") ? "detection" : "pose";
+        if (!decodes.equals(task)) {
+            throw new CardException("model card: decoder '" + type + "' decodes " + decodes + " models, this card is "
+                    + task);
+        }
+        Set<String> roles = new TreeSet<String>();
+        for (OutputSpec o : outputs) {
+            roles.add(o.role);
+        }
+        boolean found;
+        if (type.equals("simcc")) {
+            found = roles.contains("simcc_x") && roles.contains("simcc_y");
+        } else if (type.equals("heatmap")) {
+            found = roles.contains("heatmaps");
+        } else if (type.equals("keypoints")) {
+            found = roles.contains("keypoints");
+        } else {
+            found = roles.contains("cls_box") || roles.contains("cls") && roles.contains("box");
+        }
+        if (!found) {
+            throw new CardException("model card: decoder '" + type + "' does not find the outputs it reads; this "
+                    + "card's outputs have roles " + String.join(", ", roles));
         }
     }
 
@@ -365,10 +443,16 @@ public final class ModelCard {
                 }
             }
         }
-        double pad = decoder.has("letterbox_pad_value") ? decoder.optDouble("letterbox_pad_value") : 0;
-        if (!(pad >= 0 && pad <= 255)) {
-            throw new CardException("model card: 'decoder.letterbox_pad_value' must be in [0, 255], got "
-                    + decoder.opt("letterbox_pad_value"));
+        Object[][] ranges = {{"letterbox_pad_value", 0.0, 255.0, "[0, 255]"}, {"score_threshold", 0.0, 1.0, "[0, 1]"},
+            {"nms_iou", 1e-6, 1.0, "(0, 1]"}, {"max_detections", 1.0, 10000.0, "[1, 10000]"},
+            {"split_ratio", 1e-3, 1e3, "(0, 1000]"}};
+        for (Object[] r : ranges) {
+            String key = (String) r[0];
+            double v = decoder.has(key) ? decoder.optDouble(key) : (Double) r[1];
+            if (!(v >= (Double) r[1] && v <= (Double) r[2])) {
+                throw new CardException("model card: 'decoder." + key + "' must be in " + r[3] + ", got "
+                        + decoder.opt(key));
+            }
         }
         if ("simcc".equals(decoder.opt("type"))) {
             Object ratio = decoder.opt("split_ratio");

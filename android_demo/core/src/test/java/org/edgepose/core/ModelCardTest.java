@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
 
+import org.json.JSONArray;
 import org.json.JSONException;
 import org.json.JSONObject;
 import org.junit.jupiter.api.Test;
@@ -67,6 +68,26 @@ class ModelCardTest {
         c = card();
         c.getJSONArray("flip_pairs").put(new org.json.JSONArray().put(0).put(99));
         assertTrue(refusal(c).contains("'flip_pairs' must be pairs of keypoint indices"));
+    }
+
+    @Test
+    void refusesHandEditedValuesTheRuntimeCannotUse() throws Exception {
+        JSONObject c = card();
+        c.getJSONObject("input").put("mean", new JSONArray().put(1.0).put(2.0));
+        assertTrue(refusal(c).contains("input.mean must be 3 finite numbers"));
+        c = card();
+        c.getJSONObject("input").put("std", new JSONArray().put(58.0).put(0.0).put(58.0));
+        assertTrue(refusal(c).contains("input.std must be > 0"));
+        c = card();
+        String other = c.getJSONObject("decoder").getString("type").equals("heatmap") ? "keypoints" : "heatmap";
+        c.getJSONObject("decoder").put("type", other);
+        assertTrue(refusal(c).contains("decoder '" + other + "' does not find the outputs it reads"));
+        c = card();
+        c.getJSONObject("decoder").put("type", "rtmdet");
+        assertTrue(refusal(c).contains("decodes detection models, this card is pose"));
+        c = card();
+        c.getJSONObject("input").getJSONArray("shape").put(2, 0);
+        assertTrue(refusal(c).contains("input.shape must be 4 dimensions"));
     }
 
     @Test
