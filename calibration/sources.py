@@ -43,42 +43,68 @@ def _images(paths: list[Path], origin: str) -> list[tuple[str, np.ndarray, None]
     return out
 
 
-def parse_source(source: str | Path) -> tuple[Path, tuple[int, int] | None]:
+def parse_source(source: str | Path, flag: str = "--calib") -> tuple[Path, tuple[int, int] | None]:
     """`clip.mp4#A-B` → (clip.mp4, (A, B)); any other path → (path, None). A real file whose name contains
-    '#' wins over the range reading."""
+    '#' wins over the range reading. `flag` names the option the source came from, for errors."""
     text = str(source)
     path, sep, frames = text.rpartition("#")
     if not sep or Path(text).exists() or Path(path).suffix.lower() not in VIDEO_SUFFIXES:
         return Path(text), None
     first, dash, last = frames.partition("-")
     if not (dash and first.isdigit() and last.isdigit()) or int(first) > int(last):
-        raise ConfigError(f"calibration source {text}: a frame range is written VIDEO#FIRST-LAST, e.g. clip.mp4#0-635")
+        raise ConfigError(f"{flag} {text}: a frame range is written VIDEO#FIRST-LAST with FIRST ≤ LAST, "
+                          "e.g. clip.mp4#0-635")
     return Path(path), (int(first), int(last))
 
 
-def _video_frames(path: Path, count: int, frames: tuple[int, int] | None = None
+def check_sources(paths: list[str | Path] | tuple[str | Path, ...], flag: str) -> None:
+    """Fail fast, before any conversion work: each source of option `flag` (--calib, --holdout) exists, is a
+    kind this module reads, and a video frame range lies inside the video."""
+    for text in paths:
+        path, frames = parse_source(text, flag)
+        if not path.exists():
+            raise ConfigError(f"{flag} {path}: no such file or folder")
+        suffix = path.suffix.lower()
+        if path.is_file() and suffix != ".json" and suffix not in VIDEO_SUFFIXES and suffix not in IMAGE_SUFFIXES:
+            raise ConfigError(f"{flag} {path}: expected a folder, an image, a COCO .json or a video")
+        if suffix in VIDEO_SUFFIXES and path.is_file():
+            _frame_range(path, frames, flag)
+        if path.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+            raise ConfigError(f"{flag} {path} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+
+
+def _frame_range(path: Path, frames: tuple[int, int] | None, flag: str) -> tuple[int, int]:
+    """The inclusive frame range to sample from a video: all of it, or `frames`, which must lie inside it."""
+    capture = cv2.VideoCapture(str(path))
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    capture.release()
+    if total <= 0:
+        raise ConfigError(f"{flag} {path}: not a readable video")
+    if frames is None:
+        return 0, total - 1
+    if frames[1] >= total:
+        raise ConfigError(f"{flag} {path.name}#{frames[0]}-{frames[1]}: the video has {total} frames "
+                          f"(0-{total - 1}); the range goes past its end")
+    return frames
+
+
+def _video_frames(path: Path, count: int, frames: tuple[int, int] | None, flag: str
                   ) -> list[tuple[str, np.ndarray, None]]:
     """`count` frames evenly spaced over the video, or over its frame range `frames` (inclusive)."""
+    first, last = _frame_range(path, frames, flag)
     capture = cv2.VideoCapture(str(path))
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    if not capture.isOpened() or total <= 0:
-        raise ConfigError(f"calibration: {path} is not a readable video")
-    first, last = frames if frames is not None else (0, total - 1)
-    if first >= total:
-        raise ConfigError(f"calibration: {path.name} has {total} frames; the range {first}-{last} is past its end")
-    last = min(last, total - 1)
     wanted = set(np.linspace(first, last, min(count, last - first + 1)).round().astype(int).tolist())
-    frames, index = [], 0
+    out, index = [], 0
     while wanted and index <= max(wanted):
         ok, frame = capture.read()
         if not ok:
             break
         if index in wanted:
-            frames.append((f"{path.name}#frame{index}", frame, None))
+            out.append((f"{path.name}#frame{index}", frame, None))
             wanted.discard(index)
         index += 1
     capture.release()
-    return frames
+    return out
 
 
 def _coco(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -108,31 +134,29 @@ def _coco(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 
 def load_samples(paths: list[str | Path], task: str, limit: int,
-                 detect: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Sample]:
+                 detect: Callable[[np.ndarray], np.ndarray] | None = None, flag: str = "--calib") -> list[Sample]:
     """Up to `limit` samples from `paths` (deterministic: evenly spaced over everything found).
 
     `task`: a card task name; tasks on person crops get one sample per person box, from a COCO json's ground
-    truth or from `detect(image) → (N, 4) boxes` on folders and videos. Other tasks get whole images."""
+    truth or from `detect(image) → (N, 4) boxes` on folders and videos. Other tasks get whole images. `flag`
+    names the option the paths came from, for errors."""
     crops = task_of(task).person_crops
     raw: list[tuple[str, np.ndarray, np.ndarray | None]] = []
-    for source, frames in map(parse_source, paths):
-        if not source.exists():
-            raise ConfigError(f"calibration source {source} does not exist")
+    check_sources(paths, flag)
+    for source, frames in (parse_source(p, flag) for p in paths):
         if source.is_dir():
             files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not files:
-                raise ConfigError(f"calibration: {source} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+                raise ConfigError(f"{flag} {source} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
             raw += _images(files, f"{source.name}/")
         elif source.suffix.lower() == ".json":
             raw += _coco(source)
         elif source.suffix.lower() in VIDEO_SUFFIXES:
-            raw += _video_frames(source, limit, frames)
+            raw += _video_frames(source, limit, frames, flag)
         elif source.suffix.lower() in IMAGE_SUFFIXES:
             raw += _images([source], "")
-        else:
-            raise ConfigError(f"calibration source {source}: expected a folder, an image, a COCO .json or a video")
     if not raw:
-        raise ConfigError(f"calibration: no readable images in {', '.join(map(str, paths))}")
+        raise ConfigError(f"{flag}: no readable images in {', '.join(map(str, paths))}")
     samples = []
     for origin, image, box in raw:
         if not crops:

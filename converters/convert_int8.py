@@ -35,6 +35,7 @@ SENSITIVITY_INPUTS = 8      # calibration inputs used to rank layers
 SEARCH_SAMPLES = 24         # calibration samples used to check the budget during the search
 HOLDOUT_SLACK = 1.25        # held-out error may pass the budget by this factor unwarned (p95 px moves in steps)
 DISAGREE = 2.0              # held-out error this many times the calibration error gives a warning
+IN_SAMPLE = "calibration (none held out: too few samples)"   # fidelity split when nothing could be held out
 PRUNE_TRIALS = 24           # most trials of the pass that returns float layers to int8 after the bisection
 LOST = "a person was lost or the mean score dropped by more than 0.05"   # what an infinite error_px means
 
@@ -51,9 +52,13 @@ def calibration_sets(task: str, options) -> tuple[list[Sample], list[Sample], li
             return found.boxes[found.scores >= MIN_DET_SCORE]
     if options.holdout:
         calib = load_samples(list(options.calib), task, options.samples, detect)
-        holdout = load_samples(list(options.holdout), task, options.samples, detect)
+        holdout = load_samples(list(options.holdout), task, options.samples, detect, flag="--holdout")
     else:
         calib, holdout = split_holdout(load_samples(list(options.calib), task, options.samples * 5 // 4, detect))
+        if not holdout:
+            log.warning("calibration: %d sample(s), too few to hold one in five out; the fidelity report is measured "
+                        "on the calibration samples themselves (in-sample, optimistic): add data or give --holdout",
+                        len(calib))
     log.info("calibration: %d samples, held out: %d", len(calib), len(holdout))
     return calib, holdout, [Path(p).name for p in options.calib]
 
@@ -131,8 +136,9 @@ def report(fp32: Path, directory: Path, card: ModelCard, calib: list[Sample], ho
     the runtime measures the artifact as it lies on disk."""
     card.save(directory)
     search, task = card.calibration["search"], task_of(card)
+    split = "held-out" if holdout else IN_SAMPLE
     try:
-        fidelity = measure(fp32, directory, holdout)
+        fidelity = measure(fp32, directory, holdout or calib)
         if options.eval_coco is not None:
             from edgepose.calibration.coco_eval import coco_ap
 
@@ -143,11 +149,11 @@ def report(fp32: Path, directory: Path, card: ModelCard, calib: list[Sample], ho
             task.error_px(measure(fp32, directory, search_samples(calib)))  # the search measured the final mix already
     except ModelRefused as exc:
         raise ExportError(f"the INT8 {card.format} model does not run in edgepose.runtimes: {exc}") from exc
-    check = holdout_check(seen, task.error_px(fidelity), options.max_error)
-    if check["warning"]:
+    check = holdout_check(seen, task.error_px(fidelity), options.max_error) if holdout else None
+    if check and check["warning"]:
         log.warning("%s INT8: %s", card.format, check["warning"])
     card = replace(card, calibration={**card.calibration, "holdout_check": check},
-                   fidelity={"against": f"{fp32.name} (fp32)", "split": "held-out", **fidelity})
+                   fidelity={"against": f"{fp32.name} (fp32)", "split": split, **fidelity})
     card.save(directory)
     return card
 
@@ -345,7 +351,7 @@ def fidelity_table(card: ModelCard) -> str:
     head = (f"  {calibration.get('int8_layers')} of {calibration.get('quantizable_layers')} layers int8, "
             f"{len(calibration.get('float_layers', []))} kept float; {calibration.get('method')} ranges from "
             f"{calibration.get('samples')} samples\n  latency here (1 thread): {cost}\n"
-            f"  vs fp32 on the held-out split:")
+            f"  vs fp32 on the {(card.fidelity or {}).get('split', 'held-out')} split:")
     ap = report.pop("coco_ap", None)
     rows = [f"    {key:<24} {value:.4g}" if isinstance(value, float) else f"    {key:<24} {value}"
             for key, value in report.items()]

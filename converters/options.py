@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgepose.calibration.observers import METHODS
+from edgepose.calibration.sources import check_sources
 from edgepose.runtimes.backends import BackendOptions
 from edgepose.runtimes.card import FORMATS, PRECISIONS
 from edgepose.runtimes.errors import ConfigError
@@ -71,5 +72,7 @@ class ConvertOptions:
             if self.samples < 1:
                 raise ConfigError(f"--samples must be ≥ 1, got {self.samples}")
             Int8Options(self.method, self.max_error)  # validates method and budget
+            check_sources(self.calib, "--calib")      # before any conversion work
+            check_sources(self.holdout, "--holdout")
         if (self.eval_coco is None) != (self.eval_images is None):
             raise ConfigError("--eval-coco and --images go together")

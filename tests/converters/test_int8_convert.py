@@ -161,7 +161,7 @@ def test_pose_model_int8_runs_on_every_target(pose_int8, model):
 @pytest.mark.parametrize("args, needle", [
     (["--int8"], "--int8 needs calibration data"),
     (["--int8", "--calib", "EMPTY"], "has no images"),
-    (["--int8", "--calib", "NOTHING"], "does not exist"),
+    (["--int8", "--calib", "NOTHING"], "no such file or folder"),
     (["--int8", "--calib", "EMPTY", "--method", "kl"], "invalid choice"),
     (["--int8", "--calib", "EMPTY", "--max-error", "big"], "not a number of pixels"),
     (["--int8", "--calib", "EMPTY", "--samples", "0"], "--samples must be ≥ 1"),
@@ -183,3 +183,22 @@ def test_pose_calibration_on_video_without_boxes_fails_cleanly(tmp_path):
                      "--int8", "--calib", str(need(INT8_CALIB[0])), "-o", str(tmp_path / "out"), "--no-progress")
     assert result.returncode == 1 and "--calib-det" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_int8_from_one_calibration_image_reports_fidelity_in_sample(tmp_path):
+    """One image cannot be split one in five: the report is measured on the calibration sample itself, says
+    so in the card and the printout, and warns (it used to report no fidelity at all)."""
+    from edgepose.converters.convert_int8 import IN_SAMPLE
+
+    image = need(SHARED / "data" / "mmpose" / "tests" / "data" / "coco" / "000000196141.jpg")
+    result = run_cli("convert", "rtmdet-nano", "--weights", str(need(RTMDET_ONNX)), "--target", "onnx",
+                     "--precision", "fp32", "--int8", "--calib", str(image), "--max-error", "off",
+                     "-o", str(tmp_path), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    card = load_card(tmp_path / "rtmdet-nano-onnx-int8")
+    assert card.fidelity["split"] == IN_SAMPLE
+    assert card.fidelity["images"] == 1 and card.fidelity["persons"] >= 3, card.fidelity
+    assert card.calibration["holdout_check"] is None
+    assert "too few to hold one in five out" in result.stderr
+    assert f"vs fp32 on the {IN_SAMPLE} split" in result.stdout

@@ -102,7 +102,7 @@ def test_video_frame_range_keeps_to_its_frames():
     assert held[0].origin.endswith("#frame636") and held[-1].origin.endswith("#frame794")
     assert parse_source("a/b.txt#1-2") == (Path("a/b.txt#1-2"), None)
     for bad in ("#9-3", "#x-3", "#5", "#900-950"):
-        with pytest.raises(ConfigError, match="frame|past its end"):
+        with pytest.raises(ConfigError, match="frame range|past its end"):
             load_samples([f"{VTEST}{bad}"], "detection", 3)
 
 
@@ -118,7 +118,7 @@ def test_bad_calibration_sources_fail_clearly(tmp_path, caplog):
     empty.mkdir()
     with pytest.raises(ConfigError, match="has no images"):
         load_samples([empty], "detection", 10)
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="no such file or folder"):
         load_samples([tmp_path / "missing"], "detection", 10)
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -390,3 +390,26 @@ def test_holdout_check_warns_when_the_budget_breaks_on_unseen_data():
     assert holdout_check(2.0, 2.5, None)["holds"]   # all layers int8: no budget to break
     lost = holdout_check(4.4, float("inf"), None)    # all int8, a held-out person lost: said in words
     assert lost["holds"] and "a person was lost" in lost["warning"] and "inf" not in lost["warning"]
+
+
+@pytest.mark.parametrize("calib, holdout, message", [
+    ("VTEST#700-900", (), "--calib vtest.avi#700-900: the video has 795 frames \\(0-794\\); the range goes past its end"),
+    ("VTEST#9-3", (), "--calib .*vtest.avi#9-3: a frame range is written VIDEO#FIRST-LAST with FIRST ≤ LAST"),
+    ("VTEST", ("MISSING",), "--holdout .*missing: no such file or folder"),
+    ("VTEST", ("VTEST#790-800",), "--holdout vtest.avi#790-800: the video has 795 frames"),
+    ("EMPTY", (), "--calib .*empty has no images"),
+])
+def test_calibration_sources_are_checked_when_the_options_are_made(tmp_path, calib, holdout, message):
+    """Before any conversion work: a missing or empty source, an inverted range or one past the video's end,
+    each named with the option it came from."""
+    from edgepose.converters.options import ConvertOptions
+
+    (tmp_path / "empty").mkdir()
+    names = {"VTEST": str(need(VTEST)), "MISSING": str(tmp_path / "missing"), "EMPTY": str(tmp_path / "empty")}
+
+    def path(text):
+        head, sep, tail = text.partition("#")
+        return names[head] + sep + tail
+    with pytest.raises(ConfigError, match=message):
+        ConvertOptions(precisions=("int8",), calib=(path(calib),), holdout=tuple(map(path, holdout)))
+
