@@ -323,7 +323,8 @@ def open_backend(card: ModelCard, directory: str | Path, options: BackendOptions
     try:
         check_against_card(backend)
     except ConfigError as exc:
-        raise ConfigError(f"{Path(directory) / CARD_NAME} does not describe its model: {exc}") from None
+        raise ConfigError(f"{Path(directory) / CARD_NAME} does not describe its model: {exc} (a different model "
+                          "file, or a card edited by hand)") from None
     return backend
 
 

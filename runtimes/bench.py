@@ -18,6 +18,7 @@ from .backends import BackendOptions, open_backend
 from .board import Board, describe
 from .card import CARD_NAME, load_card
 from .errors import ConfigError
+from .sources import FrameSource
 from .tasks import Detection, TopDownPose, task_of
 from .timing import time_calls
 
@@ -147,6 +148,12 @@ def run_bench(paths: list[Path], options: BenchOptions = BenchOptions(), progres
     artifacts = find_artifacts(paths)
     report = BenchReport(describe())
     cards = {a: load_card(a) for a in artifacts}
+    if source is not None:   # checked before any measurement
+        poses = [a for a in artifacts if isinstance(task_of(cards[a]), TopDownPose)]
+        detectors = [a for a in artifacts if isinstance(task_of(cards[a]), Detection)]
+        if not poses or not detectors:
+            raise ConfigError("--source needs a pose artifact and a detector artifact among the ARTIFACTs")
+        FrameSource(source).close()
     for directory in artifacts:
         batches = [1] + ([batch] if task_of(cards[directory]).batched and batch > 1 else [])
         for t in threads:
@@ -155,10 +162,6 @@ def run_bench(paths: list[Path], options: BenchOptions = BenchOptions(), progres
                     progress(f"{directory.name}: {t} thread(s), batch {b}")
                 report.latency.append(bench_latency(directory, t, runs, b, device))
     if source is not None:
-        poses = [a for a in artifacts if isinstance(task_of(cards[a]), TopDownPose)]
-        detectors = [a for a in artifacts if isinstance(task_of(cards[a]), Detection)]
-        if not poses or not detectors:
-            raise ConfigError("--source needs a pose artifact and a detector artifact among the ARTIFACTs")
         for t in threads:
             for prefetch in (False, True):
                 if progress:

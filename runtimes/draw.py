@@ -38,7 +38,8 @@ def _color(track_id: int | None) -> tuple[int, int, int]:
 
 
 def draw_persons(frame: np.ndarray, persons: list[Person], skeleton: list[list[int]],
-                 kpt_threshold: float = 0.3, fps: float | None = None) -> np.ndarray:
+                 kpt_threshold: float = 0.3) -> np.ndarray:
+    """Boxes, ids and the skeleton of confident keypoints, drawn into `frame` (returned)."""
     for person in persons:
         color = _color(person.id)
         x1, y1, x2, y2 = (int(round(v)) for v in person.box)
@@ -53,6 +54,10 @@ def draw_persons(frame: np.ndarray, persons: list[Person], skeleton: list[list[i
         for point, good in zip(pts, ok):
             if good:
                 cv2.circle(frame, tuple(point), 3, (255, 255, 255), -1, cv2.LINE_AA)
-    if fps is not None:
-        cv2.putText(frame, f"{fps:.1f} FPS", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 0), 2)
+    return frame
+
+
+def draw_fps(frame: np.ndarray, fps: float) -> np.ndarray:
+    """The frame rate in the top-left corner (the live window only: files keep the picture clean)."""
+    cv2.putText(frame, f"{fps:.1f} FPS", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 0), 2)
     return frame

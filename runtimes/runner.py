@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from .atomic import check_output_file, check_writable_folder
-from .draw import draw_persons
+from .draw import draw_fps, draw_persons
 from .errors import ConfigError
 from .pipeline import FrameResult, Pipeline
 from .preprocess import box_problem
@@ -115,6 +115,9 @@ def plan_outputs(json_path: str | Path | None, out_path: str | Path | None, sour
             video = check_output_file(out, "--out", overwrite)
         elif suffix in IMAGE_SUFFIXES and source.total == 1:
             image_file = check_output_file(out, "--out", overwrite)
+        elif source.total == 1 and suffix:
+            raise ConfigError(f"--out {out}: the source is one image; --out names the annotated image "
+                              f"({', '.join(sorted(IMAGE_SUFFIXES))})")
         elif suffix in IMAGE_SUFFIXES or suffix in VIDEO_WRITERS:
             raise ConfigError(f"--out {out}: for a folder of images --out names a folder that receives one "
                               "annotated image per input (same file names); give a name without a suffix")
@@ -365,12 +368,12 @@ def run_stream(pipeline: Pipeline, source: FrameSource, json_path: Path | None =
                 canvas = None
                 if show or plan.video or plan.image_dir or plan.image_file:
                     canvas = draw_persons(frame, result.persons, pipeline.pose.card.skeleton,
-                                          pipeline.tracker.config.kpt_threshold,
-                                          frames / max(time.perf_counter() - start, 1e-9) if source.is_video else None)
+                                          pipeline.tracker.config.kpt_threshold)
                 for sink in sinks:
                     sink.write(name, result, canvas)
                 bar.update(frames)
-                quit_key = show and _show(canvas)
+                rate = frames / max(time.perf_counter() - start, 1e-9)
+                quit_key = show and _show(draw_fps(canvas.copy(), rate) if source.is_video else canvas)
                 if stop.requested or quit_key:
                     break
         for sink in sinks:  # every output closed and checked before any is renamed into place

@@ -85,6 +85,12 @@ class FrameSource:
         self._cap, self._first = cap, frame
         self.fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
 
+    def close(self) -> None:
+        """Release a video or camera that will not be read (a source only checked)."""
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = self._first = None
+
     @property
     def is_images(self) -> bool:
         return self.kind == "folder"

@@ -230,6 +230,8 @@ CASES: list[Case] = [
      "--boxes"),
     ("negative-box-no-area", lambda i: run(i, "--source", str(i.image)) + ["--boxes", "-50,10,-60,300"], 1,
      "has x2 <= x1"),
+    ("one-image-out-video", lambda i: run(i, "--source", str(i.image), "--out", str(i.tmp / "x.mp4")), 1,
+     "the source is one image; --out names the annotated image"),
     ("box-nan", lambda i: run(i, "--source", str(i.image)) + ["--boxes", "10,nan,60,300"], 1, "is not finite"),
     ("box-xywh-by-mistake", lambda i: run(i, "--source", str(i.image)) + ["--boxes", "100,50,40,120"], 1,
      "not x, y, width, height"),

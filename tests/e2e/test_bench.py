@@ -55,20 +55,22 @@ def test_bench_prints_table_and_writes_json_and_plot(artifacts, tmp_path):
     (["POSE", "--json", "EXISTING"], 1, "already exists; pass --overwrite"),
     (["POSE", "--runs", "0"], 1, "must be ≥ 1"),
     (["POSE", "--threads", "0,2"], 2, ""),
+    (["POSE", "DET", "--source", "NOPE"], 1, "nope.mp4: no such file"),
 ], ids=["not an artifact", "source without detector", "json folder missing", "json exists", "zero runs",
-        "zero threads"])
+        "zero threads", "missing source"])
 def test_bench_errors_are_one_line(artifacts, tmp_path, args, code, text):
     existing = tmp_path / "mine.json"
     existing.write_text("mine")
     names = {"NOT_AN_ARTIFACT": str(tmp_path), "POSE": str(artifacts / "pose" / "rtmpose-t-onnx-fp32"),
              "VIDEO": str(need(VTEST)), "MISSING/out.json": str(tmp_path / "missing" / "out.json"),
-             "EXISTING": str(existing)}
+             "EXISTING": str(existing), "DET": str(artifacts / "det"), "NOPE": str(tmp_path / "nope.mp4")}
     before = snapshot(tmp_path)
     result = run_cli("bench", *[names.get(a, a) for a in args], "--no-progress")
     if code == 2:
         assert result.returncode == 2 and "usage:" in result.stderr
     else:
         assert_one_line_error(result, code, text)
+        assert "median ms" not in result.stdout, "measured before the arguments were checked"
     assert snapshot(tmp_path) == before and existing.read_text() == "mine"
 
 

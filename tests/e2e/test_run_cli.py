@@ -330,3 +330,22 @@ def test_every_detected_person_is_reported_on_a_still_image(artifacts, tmp_path,
     persons = json.loads(out.read_text().splitlines()[0])["persons"]
     assert len(persons) == expected
     assert sorted(p["id"] for p in persons) == list(range(expected))
+
+
+def test_output_video_carries_no_frame_rate_overlay(artifacts, tmp_path):
+    """The FPS figure is for the live window (--show); a written video shows the picture and the poses only."""
+    clip = tmp_path / "clip.avi"
+    cap = cv2.VideoCapture(str(need(VTEST)))
+    first = cap.read()[1]
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, first.shape[1::-1])
+    for frame in [first] + [cap.read()[1] for _ in range(4)]:
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / "out.avi"
+    result = run_cli("run", "--pose", str(artifacts / "rtmpose-t-onnx-fp32"), "--boxes", "560,250,760,570",
+                     "--source", str(clip), "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    source, drawn = cv2.VideoCapture(str(clip)).read()[1], cv2.VideoCapture(str(out)).read()[1]
+    corner = (slice(0, 30), slice(0, 120))   # where the FPS text went; the box and its crop are far from it
+    assert np.abs(drawn[corner].astype(int) - source[corner].astype(int)).max() < 40
+

@@ -53,7 +53,7 @@ def test_input_shape_the_model_does_not_take_fails_when_opened(wrapped, tmp_path
         Detector(art)
     assert str(info.value) == (f"{art / CARD_NAME} does not describe its model: the model takes input shape "
                                "[1, 3, 320, 320] (NCHW), its card says [1, 3, 416, 416]: fix input.shape in the card "
-                               "or convert the model again")
+                               "or convert the model again (a different model file, or a card edited by hand)")
 
 
 def test_ncnn_model_whose_outputs_differ_from_its_card_fails_when_opened(wrapped, tmp_path):
