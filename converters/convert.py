@@ -29,7 +29,7 @@ from .download import download, is_url, sha256_of
 from .model_source import ModelSource, zoo_source
 from .onnx_weights import import_folded_onnx
 from .options import ConvertOptions, Int8Options
-from .quiet import quiet
+from edgepose.runtimes.quiet import quiet
 from .targets import TARGETS, Exported, Target
 from .verify import ProbeInput, verify_artifact
 from .zoo import ModelSpec, get_spec

@@ -27,6 +27,7 @@ from edgepose.runtimes.tasks import Sample, task_of
 from edgepose.runtimes.timing import time_calls
 
 from .options import MEASURE, Int8Options
+from .progress import progress_bar
 from .targets import INT8_WRITERS, Calibration, Int8Model, Int8Writer
 
 log = logging.getLogger(__name__)
@@ -337,9 +338,7 @@ def _one_minus_cos(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _bar(options: Int8Options, total: int | None, label: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=label, unit="step", disable=not options.progress, leave=False)
+    return progress_bar(total, label, options.progress, unit="step")
 
 
 def fidelity_table(card: ModelCard) -> str:

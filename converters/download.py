@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 from edgepose.runtimes.errors import DownloadError
 
+from .progress import progress_bar
+
 CHUNK = 1 << 20
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{8})(?:_\d{8})?\.pth$")
 
@@ -76,13 +78,11 @@ def download(url: str, sha256_prefix: str | None = None, directory: Path | None 
 
 
 def _stream(url: str, fd: int, label: str, progress: bool, timeout: float) -> str:
-    from tqdm import tqdm
-
     digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=not progress, leave=False) as bar:
+            with progress_bar(total, label, progress, unit="B", unit_scale=True) as bar:
                 for chunk in iter(lambda: response.read(CHUNK), b""):
                     out.write(chunk)
                     digest.update(chunk)

@@ -20,7 +20,7 @@ from torch import nn
 from .download import sha256_of
 from .models.base import ZooModel
 from .onnx_export import export_onnx
-from .quiet import quiet
+from edgepose.runtimes.quiet import quiet
 from .verify import Reference
 from .zoo import ModelSpec, card_metadata
 

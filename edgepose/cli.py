@@ -471,6 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.debug:   # OpenCV's own "[ WARN ]" lines (a camera it cannot open, ...) precede our one-line errors
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     from .supervise import print_interrupted, state_dir, supervise
 
     if args.command == "convert" and state_dir() is None:

@@ -26,6 +26,7 @@ from .board import free_cores
 from .card import CARD_NAME, ModelCard
 from .devices import check_device, check_onnx_session, ncnn_vulkan, onnx_providers, tflite_delegates
 from .errors import BackendUnavailable, ConfigError, ModelRefused
+from .quiet import quiet
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +149,10 @@ class TFLiteBackend(Backend):
         path = _model_file(card, directory, "model")
         delegates, self.device = tflite_delegates(options.device)
         try:
-            self.interpreter = interpreter_cls(model_path=str(path), num_threads=self.threads,
-                                               experimental_delegates=delegates or None)
-            self.interpreter.allocate_tensors()
+            with quiet("LiteRT"):  # "INFO: Created TensorFlow Lite XNNPACK delegate" on stderr, every time
+                self.interpreter = interpreter_cls(model_path=str(path), num_threads=self.threads,
+                                                   experimental_delegates=delegates or None)
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise _unreadable(path, "the TFLite interpreter", exc) from exc
         inputs = {d["name"]: d for d in self.interpreter.get_input_details()}
@@ -177,7 +179,8 @@ class TFLiteBackend(Backend):
     def _run_locked(self, x: np.ndarray) -> dict[str, np.ndarray]:
         if tuple(self.input["shape"]) != x.shape:
             self.interpreter.resize_tensor_input(self.input["index"], list(x.shape))
-            self.interpreter.allocate_tensors()
+            with quiet("LiteRT"):
+                self.interpreter.allocate_tensors()
             self.input = next(d for d in self.interpreter.get_input_details() if d["index"] == self.input["index"])
         self.interpreter.set_tensor(self.input["index"], x)
         self.interpreter.invoke()

@@ -59,6 +59,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int = 1, co
     assert "Traceback" not in result.stderr + result.stdout, result.stderr[-3000:]
     lines = [line for line in result.stderr.splitlines() if line.startswith("edgepose:")]
     assert len(lines) == 1, result.stderr[-3000:]
+    noise = [line for line in result.stderr.splitlines() if line.startswith(("[ WARN", "[ERROR", "INFO:"))]
+    assert not noise, f"third-party log lines around the error: {noise}"
     assert contains.lower() in lines[0].lower(), (contains, lines[0])
     return lines[0]
 

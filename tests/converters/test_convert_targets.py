@@ -141,3 +141,11 @@ def test_ncnn_bin_rewrite_round_trips_and_casts_only_large_weights(matrix, tmp_p
         large = sum(1 for _, blobs in blob_layout(param) for n, kind in blobs if kind == 0 and n >= 4096)
         assert cast == large > 0 and half.stat().st_size < 0.7 * binary.stat().st_size
         assert TAG_FP16.to_bytes(4, "little") in half.read_bytes()
+
+
+def test_conversions_print_no_third_party_chatter(zoo_artifacts):
+    """Every zoo conversion (three targets, fp32 + fp16, INT8 for some) leaves stderr to edgepose: no converter's
+    progress bar, C++ log or temporary path, only our own WARNING lines."""
+    for model, result in zoo_artifacts[1].items():
+        foreign = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("WARNING ")]
+        assert not foreign, f"{model}: {foreign[:5]}"

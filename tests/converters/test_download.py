@@ -91,3 +91,16 @@ def test_no_weights_and_no_network_is_one_clear_line(tmp_path):
     assert len(lines) == 1 and "--weights PATH" in lines[0] and "could not download" in lines[0], result.stderr
     assert not (tmp_path / "out").exists()
     assert not any((tmp_path / "cache").glob("*")), "a partial download was left in the cache"
+
+
+def test_progress_bars_print_plain_lines_into_a_pipe(capsys):
+    """Into a log file or a pipe (not a terminal): finished lines, at most one per PROGRESS_LINE_EVERY_S,
+    never `\\r` redraws."""
+    from edgepose.converters.progress import progress_bar
+
+    with progress_bar(1000, "download x", True, unit="B") as bar:
+        for _ in range(10):
+            bar.update(100)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.startswith("download x") and err.count("\n") == 1, err

@@ -349,3 +349,11 @@ def test_output_video_carries_no_frame_rate_overlay(artifacts, tmp_path):
     corner = (slice(0, 30), slice(0, 120))   # where the FPS text went; the box and its crop are far from it
     assert np.abs(drawn[corner].astype(int) - source[corner].astype(int)).max() < 40
 
+
+
+def test_a_clean_run_prints_nothing_on_stderr(artifacts, tmp_path):
+    """No third-party chatter (LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate", OpenCV warnings)."""
+    result = run_cli("run", "--pose", str(artifacts / "movenet"), "--det", str(artifacts / "det"), "--source",
+                     str(need(SHARED / "data" / "opencv-doc-debian" / "basketball1.png")), "--json",
+                     str(tmp_path / "o.jsonl"), "--no-progress")
+    assert result.returncode == 0 and result.stderr == "", result.stderr

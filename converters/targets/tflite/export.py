@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from edgepose.runtimes.errors import ExportError
+from edgepose.runtimes.quiet import quiet
 from torch import nn
 
 from ..base import FP16_MIN_ELEMENTS
@@ -101,8 +102,10 @@ def cast_weights_fp16(path: Path) -> None:
                 "algorithm_key": "no_quantize"} for kind in FP16_CAST_OPS if any(k == kind for k, _ in small)]
     tmp = path.with_suffix(".fp16.tflite")
     try:
-        quantizer.Quantizer(str(path), recipe).quantize(enable_progress_bar=False).export_model(str(tmp),
-                                                                                               overwrite=True)
+        with warnings.catch_warnings(), quiet("ai-edge-quantizer"):   # its own bar and temporary-file chatter
+            warnings.simplefilter("ignore")
+            quantizer.Quantizer(str(path), recipe).quantize(enable_progress_bar=False).export_model(str(tmp),
+                                                                                                   overwrite=True)
     except Exception as exc:
         raise ExportError(f"ai-edge-quantizer could not cast {path.name} to fp16: {exc}") from exc
     os.replace(tmp, path)

@@ -12,7 +12,7 @@ from edgepose.runtimes.card import ModelCard
 from edgepose.runtimes.tasks import task_of
 
 from ...model_source import ModelSource
-from ...quiet import quiet
+from edgepose.runtimes.quiet import quiet
 from ..base import Calibration, Exported, Int8Model, Int8Writer, Target
 from .export import cast_weights_fp16, export_tflite
 

@@ -1,6 +1,7 @@
-"""Silence the chatter of third-party converters (C++ logs, progress bars on stdout/stderr).
+"""Silence the chatter of third-party libraries (C++ logs, progress bars on stdout/stderr).
 
-Converters such as pnnx, litert-torch and ai-edge-quantizer print at the file-descriptor level, which
+Converters such as pnnx, litert-torch and ai-edge-quantizer, and LiteRT's interpreter, print at the
+file-descriptor level, which
 Python's redirect_stdout cannot catch; `quiet` redirects fds 1 and 2 into a temporary file for the
 duration of the block and logs what was captured at DEBUG level (and keeps it when --debug is on).
 """
