@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .board import free_cores
+from .board import free_cores, usable_cpus
 from .card import CARD_NAME, ModelCard
 from .devices import check_device, check_onnx_session, ncnn_vulkan, onnx_providers, tflite_delegates
 from .errors import BackendUnavailable, ConfigError, ModelRefused
@@ -48,11 +48,26 @@ class BackendOptions:
 
 
 def resolve_threads(options: BackendOptions) -> tuple[int, bool]:
-    """→ (thread count, whether workers may spin): the explicit count, else the physical cores that are idle when
-    the backend opens (board.free_cores), without spinning."""
+    """→ (thread count, whether workers may spin): the explicit count (capped, with a warning, at the CPUs this
+    process may use: more threads only wait for each other), else the physical cores that are idle when the
+    backend opens (board.free_cores), without spinning."""
     if options.threads is not None:
+        cpus = usable_cpus()
+        if options.threads > cpus:
+            _warn_once(f"threads={options.threads} is more than the {cpus} CPU(s) this process may use; using {cpus}")
+            return cpus, True
         return options.threads, True
     return free_cores(), False
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """A warning said once per process (a pipeline opens several backends with the same options)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        log.warning(message)
 
 
 class Backend:

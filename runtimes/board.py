@@ -75,6 +75,14 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
+def usable_cpus() -> int:
+    """Logical CPUs this process may run on; ≥ 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def free_cores() -> int:
     """Physical cores not already busy: the physical cores less the 1-minute load average (rounded), at least 1.
     A thread team larger than the idle cores waits at every layer for threads the OS has parked: beside two busy

@@ -9,9 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import cv2
+import ncnn
 import numpy as np
 import pytest
 
+from edgepose.runtimes import backends as backends_module
 from edgepose.runtimes.backends import BackendOptions, open_backend
 from edgepose.runtimes.board import physical_cores
 from edgepose.runtimes.card import load_card
@@ -41,21 +43,42 @@ def _os_threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+@pytest.fixture
+def eight_cpus(monkeypatch):
+    """Thread counts above this machine's CPUs, without the cap (tested on its own below)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+
+
 @pytest.mark.parametrize("threads", [1, 3])
-def test_threads_reach_ncnn(artifacts, threads):
+def test_threads_reach_ncnn(artifacts, threads, eight_cpus):
+    """An explicit count is for a machine dedicated to the model: ncnn's own spin-wait stays on."""
     backend = _open(artifacts["ncnn"], threads)
     assert backend.threads == threads and backend.net.opt.num_threads == threads
+    assert backend.net.opt.openmp_blocktime == ncnn.Option().openmp_blocktime > 0
 
 
 @pytest.mark.parametrize("threads", [1, 3])
-def test_threads_reach_onnxruntime(artifacts, threads):
+def test_threads_reach_onnxruntime(artifacts, threads, eight_cpus):
     backend = _open(artifacts["onnx"], threads)
-    assert backend.threads == threads and backend.session.get_session_options().intra_op_num_threads == threads
+    options = backend.session.get_session_options()
+    assert backend.threads == threads and options.intra_op_num_threads == threads
+    with pytest.raises(RuntimeError, match="does not have configuration"):   # onnxruntime's default: spinning
+        options.get_session_config_entry("session.intra_op.allow_spinning")
+
+
+def test_more_threads_than_cpus_are_capped_with_one_warning(artifacts, monkeypatch, caplog):
+    """`--threads 1000` ran one image for 303 s: the count is capped at the CPUs the process may use."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(backends_module, "_WARNED", set())
+    with caplog.at_level("WARNING", logger="edgepose.runtimes.backends"):
+        backends = [_open(artifacts[fmt], 1000) for fmt in ("ncnn", "onnx", "ncnn")]
+    assert [b.threads for b in backends] == [2, 2, 2] and backends[0].net.opt.num_threads == 2
+    assert caplog.text.count("threads=1000 is more than the 2 CPU(s) this process may use; using 2") == 1
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts OS threads through Linux /proc")
 @pytest.mark.parametrize("threads", [1, 3])
-def test_threads_reach_litert(artifacts, threads):
+def test_threads_reach_litert(artifacts, threads, eight_cpus):
     """LiteRT has no getter: XNNPACK's pool starts threads - 1 workers, counted in /proc/self/task."""
     gc.collect()   # threads of backends other tests left behind must not end while counting
     before = _os_threads()
