@@ -122,7 +122,9 @@ def main() -> None:
         sys.exit(f"no tests mapped for {unknown}; known: {', '.join(MODULE_TESTS)}")
     root = args.keep or Path(tempfile.mkdtemp(prefix="edgepose-mutation-"))
     work = root / "edgepose"   # named like the package: tests import this copy through the root __init__.py
-    (root / "shared").symlink_to((REPO.parent / "shared").resolve()) if not (root / "shared").exists() else None
+    root.mkdir(parents=True, exist_ok=True)
+    if not (root / "shared").exists():
+        (root / "shared").symlink_to((REPO.parent / "shared").resolve())
     subprocess.run(["git", "worktree", "add", "--detach", str(work), "HEAD"], cwd=REPO, check=True,
                    capture_output=True)
     try:
