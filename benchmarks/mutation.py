@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 FAST = "-x -q -n 0 -p no:cacheprovider -m 'not slow'"
 MODULE_TESTS = {  # module → its fast tests (tests mirror the code)
     "runtimes/tracker.py": "tests/runtimes/test_tracker.py",
-    "runtimes/boxes.py": "tests/runtimes/test_tracker.py tests/runtimes/test_detector.py",
+    "runtimes/boxes.py": "tests/runtimes/test_boxes.py tests/runtimes/test_tracker.py",
     "runtimes/smoothing.py": "tests/runtimes/test_tracker.py",
     "runtimes/decoders.py": "tests/runtimes/test_decoders.py",
     "runtimes/decoding.py": "tests/runtimes/test_decoders.py tests/runtimes/test_detector.py",
