@@ -191,15 +191,12 @@ class Tracker:
             if track is None:
                 fresh.append((box, kpts, kscores, det_box))
                 continue
-            track.box, track.keypoints, track.scores = box, kpts, kscores
-            track.state, track.missed = TrackState.ACTIVE, 0
-            track.hits += 1
-            self._set_anchor(track, det_box)
+            self._observe(track, box, kpts, kscores, TrackState.ACTIVE, det_box)
             seen.add(track.id)
         for box, kpts, kscores, det_box in fresh:
             # a new pose on top of a tracked person (a second detection, or a crop that locked onto a
             # neighbour) gets no id at all, so duplicates never churn through ids
-            if any(self._same_person(t, kpts, kscores) for t in self.tracks if t.id in seen):
+            if self._duplicates_seen(kpts, kscores, seen):
                 continue
             track = Track(self.next_id, box, kpts, kscores)
             self._set_anchor(track, det_box)
@@ -226,18 +223,28 @@ class Tracker:
         box, and it waits (MISSING, not followed) for the next detection → the ids reported."""
         reported: set[int] = set()
         for track, kpts, kscores, det_box in weak:
+            box = np.asarray(det_box, np.float32)
             if track is None:
-                if any(self._same_person(t, kpts, kscores) for t in self.tracks if t.id in seen):
+                if self._duplicates_seen(kpts, kscores, seen):
                     continue
-                track = Track(self.next_id, np.asarray(det_box, np.float32), kpts, kscores, hits=0)
+                track = Track(self.next_id, box, kpts, kscores, hits=0)
                 self.next_id += 1
                 self.tracks.append(track)
-            track.box, track.keypoints, track.scores = np.asarray(det_box, np.float32), kpts, kscores
-            track.state, track.missed = TrackState.MISSING, 0
-            track.hits += 1
-            self._set_anchor(track, det_box)
+            self._observe(track, box, kpts, kscores, TrackState.MISSING, det_box)
             reported.add(track.id)
         return reported
+
+    def _observe(self, track: Track, box: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
+                 state: TrackState, det_box: np.ndarray | None) -> None:
+        """A track seen this frame: its pose, next box and state (MISSING: reported, waits for the detector)."""
+        track.box, track.keypoints, track.scores = box, keypoints, scores
+        track.state, track.missed = state, 0
+        track.hits += 1
+        self._set_anchor(track, det_box)
+
+    def _duplicates_seen(self, keypoints: np.ndarray, scores: np.ndarray, seen: set[int]) -> bool:
+        """Whether a new pose is a person already seen this frame (no id for it, so ids never churn)."""
+        return any(self._same_person(t, keypoints, scores) for t in self.tracks if t.id in seen)
 
     def _centroid(self, track: Track) -> np.ndarray:
         confident = track.scores >= self.config.kpt_threshold

@@ -22,6 +22,7 @@ from edgepose.runtimes.pose import PoseModel
 from edgepose.runtimes.third_party import wrap
 
 from ..conftest import RTMDET_ONNX, SHARED, need
+from .test_card_properties import _paths
 
 MOVENET = SHARED / "models" / "movenet" / "lite-model_movenet_singlepose_lightning_tflite_int8_4.tflite"
 RTMDET_NCNN = [SHARED / "models" / "rtmdet-nano" / f"rtmdet-nano.{s}" for s in ("param", "bin")]
@@ -70,12 +71,7 @@ def test_an_artifact_opens_from_its_card_file_too(wrapped):
     assert pose.directory == wrapped["movenet"]
 
 
-def _paths(data, prefix=()):
-    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
-    for key, value in items:
-        if key not in ("source", "edgepose_version", "calibration", "fidelity", "verification", "classes"):
-            yield (*prefix, key)
-            yield from _paths(value, (*prefix, key))
+INFORMATIVE = ("source", "edgepose_version", "calibration", "fidelity", "verification", "classes")  # not read to run
 
 
 VALUES = (st.none() | st.booleans() | st.integers(-3, 400) | st.floats(allow_nan=True) | st.text(max_size=6)
@@ -103,7 +99,7 @@ def _like(value):
 @st.composite
 def edits(draw, card: dict) -> dict:
     data = copy.deepcopy(card)
-    paths = list(_paths(data))
+    paths = [path for path in _paths(data) if path[0] not in INFORMATIVE]
     for _ in range(draw(st.integers(1, 2))):
         path = draw(st.sampled_from(paths))
         parent = data

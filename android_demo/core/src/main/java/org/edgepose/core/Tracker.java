@@ -137,24 +137,11 @@ public final class Tracker {
                 fresh.add(new Object[] {box, kpts, kscores, detBox});
                 continue;
             }
-            track.box = box;
-            track.keypoints = kpts;
-            track.scores = kscores;
-            track.state = Track.State.ACTIVE;
-            track.missed = 0;
-            track.hits += 1;
-            setAnchor(track, detBox);
+            observe(track, box, kpts, kscores, Track.State.ACTIVE, detBox);
             seen.add(track.id);
         }
         for (Object[] f : fresh) {
-            boolean duplicate = false;
-            for (Track t : tracks) {
-                if (seen.contains(t.id) && samePerson(t, (float[][]) f[1], (float[]) f[2])) {
-                    duplicate = true;
-                    break;
-                }
-            }
-            if (duplicate) {
+            if (duplicateSeen((float[][]) f[1], (float[]) f[2], seen)) {
                 continue;
             }
             Track track = new Track(nextId, (float[]) f[0], (float[][]) f[1], (float[]) f[2]);
@@ -201,11 +188,7 @@ public final class Tracker {
             float[] kscores = (float[]) w[2];
             float[] detBox = ((float[]) w[3]).clone();
             if (track == null) {
-                boolean duplicate = false;
-                for (Track t : tracks) {
-                    duplicate |= seen.contains(t.id) && samePerson(t, kpts, kscores);
-                }
-                if (duplicate) {
+                if (duplicateSeen(kpts, kscores, seen)) {
                     continue;
                 }
                 track = new Track(nextId, detBox, kpts, kscores);
@@ -213,16 +196,31 @@ public final class Tracker {
                 nextId += 1;
                 tracks.add(track);
             }
-            track.box = detBox;
-            track.keypoints = kpts;
-            track.scores = kscores;
-            track.state = Track.State.MISSING;
-            track.missed = 0;
-            track.hits += 1;
-            setAnchor(track, detBox);
+            observe(track, detBox, kpts, kscores, Track.State.MISSING, detBox);
             reported.add(track.id);
         }
         return reported;
+    }
+
+    /** A track seen this frame: its pose, next box and state (MISSING: reported, waits for the detector). */
+    private void observe(Track track, float[] box, float[][] kpts, float[] kscores, Track.State state, float[] detBox) {
+        track.box = box;
+        track.keypoints = kpts;
+        track.scores = kscores;
+        track.state = state;
+        track.missed = 0;
+        track.hits += 1;
+        setAnchor(track, detBox);
+    }
+
+    /** Whether a new pose is a person already seen this frame (no id for it, so ids never churn). */
+    private boolean duplicateSeen(float[][] kpts, float[] kscores, Set<Integer> seen) {
+        for (Track t : tracks) {
+            if (seen.contains(t.id) && samePerson(t, kpts, kscores)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static int confident(float[] scores, float thr) {
