@@ -77,7 +77,7 @@ def config(module: str, work: Path) -> Path:
     path = work.parent / f"{Path(module).stem}.toml"
     path.write_text(
         "[cosmic-ray]\n"
-        f'module-path = "{module}"\ntimeout = 300.0\nexcluded-modules = []\n'
+        f'module-path = "{module}"\ntimeout = 60.0\nexcluded-modules = []\n'
         f'test-command = "{test_command(module, work)}"\n'
         '[cosmic-ray.distributor]\nname = "local"\n'
         "[cosmic-ray.filters.operators-filter]\n"
