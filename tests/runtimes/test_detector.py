@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 
 from edgepose.runtimes.boxes import greedy_match, iou_matrix, nms
+from edgepose.runtimes.card import load_card
+from edgepose.runtimes.decoding import RtmdetDecoder
 from edgepose.runtimes.detector import Detector, letterbox
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.third_party import wrap
@@ -86,3 +89,30 @@ def test_pose_card_is_refused_as_a_detector(tmp_path):
     movenet = need(SHARED / "models" / "movenet" / "lite-model_movenet_singlepose_lightning_tflite_int8_4.tflite")
     with pytest.raises(ConfigError, match="--det needs an RTMDet artifact"):
         Detector(wrap("movenet-tflite", [movenet], tmp_path / "movenet"))
+
+
+def test_letterbox_rounds_the_scaled_side():
+    """5 × 320 / 7 = 228.57: the resized side is 229 pixels (rounded), then padding."""
+    for shape, along in (((5, 7, 3), 0), ((7, 5, 3), 1)):
+        canvas, _ = letterbox(np.zeros(shape, np.uint8), (320, 320))
+        line = canvas[:, 0, 0] if along == 0 else canvas[0, :, 0]
+        assert (line[:229] == 0).all() and (line[229:] == 114).all()
+
+
+def test_detector_drops_a_score_exactly_at_the_threshold(tmp_path):
+    """sigmoid(0) = 0.5 exactly: with score_threshold 0.5 the box is not kept (MMDetection keeps score > thr)."""
+    card = load_card(wrap("rtmdet-onnx", [need(RTMDET_ONNX)], tmp_path / "det"))
+    card = replace(card, decoder={**card.decoder, "score_threshold": 0.5})
+    decoder = RtmdetDecoder(card)
+    outputs = {}
+    for spec in card.outputs:
+        n = spec.shape[1]
+        maps = np.zeros((1, n, n, 5), np.float32)
+        maps[..., 0] = -20.0
+        maps[0, 0, 0, 0] = 0.0
+        maps[0, 0, 0, 1:] = 10.0
+        outputs[spec.name] = maps
+    assert len(decoder.decode(outputs, 1.0, (320, 320, 3))) == 0
+    outputs[card.outputs[0].name][0, 0, 0, 0] = 0.01
+    assert len(decoder.decode(outputs, 1.0, (320, 320, 3))) == 1
+

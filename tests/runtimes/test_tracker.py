@@ -211,3 +211,41 @@ def test_smoothed_tracks_output_filtered_keypoints():
         persons = tracker.update(moved[None], sc[None], owners, boxes)
     x = persons[0].keypoints[:, 0]
     assert np.all(x > kp[:, 0] + 0.5) and np.all(x < kp[:, 0] + 9.5), "smoothed step must lie between old and new"
+
+
+def test_smoothing_follows_the_one_euro_formulas_exactly():
+    """Casiez et al. 2012 at 30 Hz, cutoffs 1 Hz: alpha(fc) = 1 / (1 + 30 / (2 pi fc)). A step 0 → 10 with beta 0
+    moves to 10 alpha(1) = 1.7313; with beta 0.5 the speed estimate alpha(1) * 300 = 51.94 raises the cutoff to
+    26.97 Hz, alpha 0.8496: 8.496. The first sample passes unchanged."""
+    for beta, expected in ((0.0, 1.7313), (0.5, 8.4959)):
+        f = OneEuroFilter(30.0, min_cutoff=1.0, beta=beta, d_cutoff=1.0)
+        assert f(np.zeros(2))[0] == 0.0
+        np.testing.assert_allclose(f(np.full(2, 10.0)), expected, atol=1e-3)
+    f = OneEuroFilter(60.0, min_cutoff=2.0, beta=0.0, d_cutoff=1.0)   # alpha(2) at 60 Hz = 0.17313 again
+    f(np.zeros(1))
+    np.testing.assert_allclose(f(np.full(1, 10.0)), 1.7313, atol=1e-3)
+
+
+def test_a_detector_frame_that_loses_a_track_does_not_force_the_next_detection():
+    tracker = make(det_interval=5)
+    for _ in range(5):
+        frame(tracker, [(100, 50), (300, 60)])
+    ran, persons = frame(tracker, [(100, 50)])   # frame 5: the detector runs and finds one of the two
+    assert ran is True and len(persons) == 1
+    assert frame(tracker, [(100, 50)])[0] is False, "the detector just looked"
+
+
+def test_duplicate_check_uses_the_keypoint_box_area_without_its_expansion():
+    """A second pose 7 px to the right of a tracked one: OKS 0.727 over the keypoint box's own area (a new
+    person); 0.767 if the area kept one factor of the 1.2 expansion (taken for the same person)."""
+    tracker = Tracker(TrackerConfig(det_interval=1), [0.1] * K)
+    kp = np.stack([100 + (np.arange(K) % 3) * 10, 50 + np.arange(K) * 6.0], 1).astype(np.float32)
+    sc = np.full(K, 0.9, np.float32)
+    tracker.needs_detection()
+    boxes, owners = tracker.boxes_from_detections(np.array([[95, 45, 130, 155]], np.float32))
+    tracker.update(kp[None], sc[None], owners, boxes)
+    tracker.needs_detection()
+    boxes, owners = tracker.boxes_from_detections(np.array([[95, 45, 130, 155], [400, 400, 420, 420]], np.float32))
+    persons = tracker.update(np.stack([kp, kp + [7, 0]]), np.stack([sc, sc]), owners, boxes)
+    assert len(persons) == 2
+
