@@ -116,3 +116,19 @@ def test_detector_drops_a_score_exactly_at_the_threshold(tmp_path):
     outputs[card.outputs[0].name][0, 0, 0, 0] = 0.01
     assert len(decoder.decode(outputs, 1.0, (320, 320, 3))) == 1
 
+
+def test_letterbox_into_a_non_square_input_takes_the_tighter_side():
+    canvas, scale = letterbox(np.zeros((100, 100, 3), np.uint8), (240, 320))
+    assert scale == 2.4 and canvas.shape == (240, 320, 3)
+    assert (canvas[:, :240] == 0).all() and (canvas[:, 240:] == 114).all()
+
+
+def test_detector_input_pads_with_114_when_the_card_names_no_pad_value(tmp_path):
+    from edgepose.runtimes.detector import detector_inputs
+
+    card = load_card(wrap("rtmdet-onnx", [need(RTMDET_ONNX)], tmp_path / "det"))
+    decoder = {k: v for k, v in card.decoder.items() if k != "letterbox_pad_value"}
+    x, _ = detector_inputs(replace(card, decoder=decoder), np.zeros((160, 320, 3), np.uint8))
+    mean, std = np.float32(card.input.mean), np.float32(card.input.std)
+    np.testing.assert_allclose(x[0, :, -1, 0], (114 - mean) / std, rtol=1e-6)   # bottom rows: padding
+

@@ -249,3 +249,18 @@ def test_duplicate_check_uses_the_keypoint_box_area_without_its_expansion():
     persons = tracker.update(np.stack([kp, kp + [7, 0]]), np.stack([sc, sc]), owners, boxes)
     assert len(persons) == 2
 
+
+@pytest.mark.parametrize("args", [(0.0,), (30.0, 0.0), (30.0, 1.0, -0.01), (30.0, 1.0, 0.0, 0.0), (-1.0,)])
+def test_one_euro_refuses_each_parameter_out_of_range(args):
+    with pytest.raises(ValueError, match="OneEuroFilter needs"):
+        OneEuroFilter(*args)
+
+
+def test_one_euro_defaults_are_the_documented_ones():
+    """min_cutoff 1 Hz, beta 0.05, d_cutoff 1 Hz: a step 0 → 10 at 30 Hz. Speed estimate 51.94 → cutoff
+    1 + 0.05 * 51.94 = 3.597 Hz, alpha = 1 / (1 + 30 / (2 pi 3.597)) = 0.4297."""
+    f = OneEuroFilter(30.0)
+    f(np.zeros(1))
+    np.testing.assert_allclose(f(np.full(1, 10.0)), 4.297, atol=2e-3)
+    assert OneEuroFilter(30.0, beta=0.0).beta == 0.0   # beta 0 is allowed (a plain low-pass filter)
+
