@@ -81,3 +81,66 @@ def test_run_async_on_writes_the_same_json(models, tmp_path):
         assert ("in parallel with the pose model" in result.stdout) == (mode == "on")
         outputs[mode] = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(outputs["on"]) == 25 and outputs["on"] == outputs["off"]
+
+
+def _spied(pipeline: Pipeline, video: list[np.ndarray]) -> list[tuple[int, str]]:
+    """Record each detector call (which frame of `video`, the thread it ran in); the real detector still runs."""
+    import hashlib
+    import threading
+
+    index = {hashlib.sha1(f.tobytes()).digest(): i for i, f in enumerate(video)}
+    calls, real = [], pipeline._detect
+
+    def detect(frame):
+        calls.append((index[hashlib.sha1(frame.tobytes()).digest()], threading.current_thread().name))
+        return real(frame)
+    pipeline._detect = detect
+    return calls
+
+
+@pytest.mark.parametrize("interval", [3, 5])
+def test_prefetch_runs_the_detector_only_for_the_frames_that_use_it(models, interval):
+    """Results alone cannot tell a wasted prefetch: the detector must run exactly once per detector frame,
+    ahead in the worker for the scheduled ones."""
+    pipeline = Pipeline(PoseModel(models[0]), Detector(models[1]), config=TrackerConfig(det_interval=interval))
+    video = frames(30)
+    calls = _spied(pipeline, video)
+    results = [result for _, result in pipeline.stream(video, prefetch=True)]
+    assert sorted(i for i, _ in calls) == [r.index for r in results if r.detector_ran]
+    ahead = [i for i, thread in calls if thread.startswith("edgepose-detector")]
+    assert ahead == list(range(interval, 30, interval)), "each scheduled frame but the first is prefetched"
+
+
+def test_stream_without_prefetch_runs_the_detector_in_line_and_times_every_stage(models):
+    import time
+
+    pipeline = Pipeline(PoseModel(models[0]), Detector(models[1]), config=TrackerConfig(det_interval=4))
+    video = frames(9)
+    calls = _spied(pipeline, video)
+    start = time.perf_counter()
+    results = [result for _, result in pipeline.stream(video)]
+    wall = time.perf_counter() - start
+    assert {thread for _, thread in calls} == {"MainThread"}
+    assert pipeline.times.frames == 9 and [r.index for r in results] == list(range(9))
+    seconds = pipeline.times.seconds
+    assert all(0 < seconds[s] < wall for s in ("pre", "det", "post", "pose", "track")), dict(seconds)
+    assert sum(seconds.values()) <= wall
+
+
+def test_fixed_boxes_count_frames_and_never_claim_the_detector(models):
+    pipeline = Pipeline(PoseModel(models[0]), boxes=np.array([[300, 100, 500, 500]], np.float32))
+    results = [result for _, result in pipeline.stream(frames(3), prefetch=True)]
+    assert [r.index for r in results] == [0, 1, 2] and not any(r.detector_ran for r in results)
+    assert pipeline.times.frames == 3 and all(len(r.persons) == 1 for r in results)
+
+
+@pytest.mark.parametrize("score, ok", [(0.0, True), (1.0, True), (-0.01, False), (1.01, False)])
+def test_det_score_is_a_probability(models, score, ok):
+    from edgepose.runtimes.errors import ConfigError
+
+    make = lambda: Pipeline(PoseModel(models[0]), Detector(models[1]), det_score=score)  # noqa: E731
+    if ok:
+        assert make().det_score == score
+    else:
+        with pytest.raises(ConfigError, match="det_score"):
+            make()
