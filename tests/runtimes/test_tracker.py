@@ -264,3 +264,77 @@ def test_one_euro_defaults_are_the_documented_ones():
     np.testing.assert_allclose(f(np.full(1, 10.0)), 4.297, atol=2e-3)
     assert OneEuroFilter(30.0, beta=0.0).beta == 0.0   # beta 0 is allowed (a plain low-pass filter)
 
+
+def test_readme_gives_every_tracker_default():
+    """The README's table states each default; the dataclass must keep it."""
+    import dataclasses
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    for f in dataclasses.fields(TrackerConfig):
+        row = re.search(rf"^\| `{f.name}` \| ([^|]+) \|", readme, re.M)
+        assert row, f.name
+        assert row[1].strip() == str(f.default), (f.name, row[1], f.default)
+
+
+@pytest.mark.parametrize("field, value", [("min_keypoints", 1), ("match_iou", 1.0), ("max_missed", 0),
+                                          ("duplicate_oks", 1.0), ("smooth_beta", 0.0), ("box_expand", 0.01),
+                                          ("smooth_min_cutoff", 0.01), ("fps", 0.5), ("det_interval", 1)])
+def test_boundary_parameters_are_accepted(field, value):
+    assert getattr(TrackerConfig(**{field: value}), field) == value
+
+
+@pytest.mark.parametrize("field, value", [("match_iou", 0.0), ("smooth_min_cutoff", 0.0), ("duplicate_oks", 1.01),
+                                          ("kpt_threshold", float("nan"))])
+def test_parameters_just_outside_are_refused(field, value):
+    with pytest.raises(ConfigError, match=field):
+        TrackerConfig(**{field: value})
+
+
+def test_oks_has_the_coco_value():
+    """exp(-d² / (2 (2σ)² area)) averaged over the visible keypoints: d = 3, σ = 0.1, area 100 → exp(-1.125)."""
+    a = np.zeros((3, 2), np.float32)
+    b = a + [3.0, 0.0]
+    sig = np.full(3, 0.1, np.float32)
+    visible = np.array([True, True, False])
+    assert oks(a, b, sig, 100.0, visible) == pytest.approx(np.exp(-1.125), rel=1e-5)
+    assert oks(a, b, sig, 0.0, visible) == 0.0 and oks(a, b, sig, 100.0, np.zeros(3, bool)) == 0.0
+
+
+def test_keypoint_box_counts_a_score_equal_to_the_threshold_and_is_centred():
+    kp = np.array([[10, 20], [30, 60], [0, 0]], np.float32)
+    box = keypoint_box(kp, np.array([0.3, 0.3, 0.29], np.float32), 0.3, 1.5)
+    np.testing.assert_allclose(box, [5, 10, 35, 70])
+
+
+def test_two_tracks_on_one_person_keep_the_older_id():
+    tracker = make(det_interval=10)
+    frame(tracker, [(100, 50), (300, 60)])
+    tracker.needs_detection()
+    boxes, owners = tracker.boxes_from_tracks()
+    kp, sc = pose_at(100, 50)
+    # both crops lock onto the first person: the younger track (id 1) goes, id 0 stays
+    persons = tracker.update(np.stack([kp, kp + 0.5]), np.stack([sc, sc]), owners)
+    assert [p.id for p in persons] == [0] and [t.id for t in tracker.tracks] == [0]
+
+
+def test_track_calls_the_detector_only_when_needed_and_poses_its_boxes():
+    tracker = make(det_interval=3)
+    calls = []
+
+    def detect():
+        calls.append(tracker.frame_index)
+        return np.array([[95, 45, 140, 155]], np.float32)
+
+    class Posed:
+        def __init__(self, boxes):
+            self.keypoints = np.stack([pose_at(100, 50)[0]] * len(boxes))
+            self.scores = np.full((len(boxes), K), 0.9, np.float32)
+            self.indices = np.arange(len(boxes))
+    results = [tracker.track(detect, Posed) for _ in range(7)]
+    assert calls == [0, 3, 6] and [r.detector_ran for r in results] == [i % 3 == 0 for i in range(7)]
+    assert [r.frame_index for r in results] == list(range(7))
+    assert all([p.id for p in r.persons] == [0] for r in results)
+    tracker.reset()
+    assert tracker.detect_next is True and tracker.last_confident == 0
+
