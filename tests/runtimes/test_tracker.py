@@ -338,3 +338,17 @@ def test_track_calls_the_detector_only_when_needed_and_poses_its_boxes():
     tracker.reset()
     assert tracker.detect_next is True and tracker.last_confident == 0
 
+
+
+def test_results_and_settings_are_immutable():
+    """Persons, frame results and tracker settings are values: a consumer cannot change what the tracker keeps."""
+    import dataclasses
+
+    from edgepose.runtimes.pipeline import FrameResult
+    from edgepose.runtimes.tracker import Person, TrackResult
+
+    person = Person(0, np.zeros(4, np.float32), np.zeros((K, 2), np.float32), np.zeros(K, np.float32))
+    for value, field in ((TrackerConfig(), "det_interval"), (person, "id"), (TrackResult(0, True, ()), "frame_index"),
+                         (FrameResult(0, True, []), "index")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, 1)
