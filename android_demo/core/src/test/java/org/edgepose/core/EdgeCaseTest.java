@@ -100,6 +100,13 @@ class EdgeCaseTest {
             }
         }
         data.getJSONObject("decoder").put("score_threshold", 0.5);
+        org.json.JSONArray outs = new org.json.JSONArray();   // one cls_box map per stride, whatever the golden has
+        for (int stride : new int[] {8, 16, 32}) {
+            int n = 320 / stride;
+            outs.put(new JSONObject().put("name", "s" + stride).put("role", "cls_box").put("stride", stride)
+                    .put("layout", "NHWC").put("shape", new org.json.JSONArray().put(1).put(n).put(n).put(5)));
+        }
+        data.put("outputs", outs);
         ModelCard card = ModelCard.fromJson(data);
         Map<String, Tensor> outputs = new HashMap<String, Tensor>();
         for (ModelCard.OutputSpec o : card.outputs) {
