@@ -145,9 +145,7 @@ def load_samples(paths: list[str | Path], task: str, limit: int,
     check_sources(paths, flag)
     for source, frames in (parse_source(p, flag) for p in paths):
         if source.is_dir():
-            files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                raise ConfigError(f"{flag} {source} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)   # some (checked)
             raw += _images(files, f"{source.name}/")
         elif source.suffix.lower() == ".json":
             raw += _coco(source)

@@ -21,6 +21,7 @@ from edgepose.runtimes.atomic import atomic_directory, check_replaceable, check_
 from edgepose.runtimes.card import SCHEMA_VERSION, ModelCard
 from edgepose.runtimes.errors import (ConfigError, ConversionIncomplete, ConversionInterrupted, EdgeposeError,
                                       ExportError)
+from edgepose.runtimes.quiet import quiet
 from edgepose.runtimes.version import __version__
 
 from .checkpoint import load_weights, read_state_dict
@@ -29,7 +30,6 @@ from .download import download, is_url, sha256_of
 from .model_source import ModelSource, zoo_source
 from .onnx_weights import import_folded_onnx
 from .options import ConvertOptions, Int8Options
-from edgepose.runtimes.quiet import quiet
 from .targets import TARGETS, Exported, Target
 from .verify import ProbeInput, verify_artifact
 from .zoo import ModelSpec, get_spec

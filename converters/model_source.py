@@ -14,13 +14,13 @@ import torch
 
 from edgepose.runtimes.card import OutputSpec
 from edgepose.runtimes.errors import ConfigError
+from edgepose.runtimes.quiet import quiet
 from edgepose.runtimes.tasks import task_of
 from torch import nn
 
 from .download import sha256_of
 from .models.base import ZooModel
 from .onnx_export import export_onnx
-from edgepose.runtimes.quiet import quiet
 from .verify import Reference
 from .zoo import ModelSpec, card_metadata
 

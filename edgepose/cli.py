@@ -212,7 +212,8 @@ def _add_run_parser(sub) -> None:
                      help=f"keypoint score counted as confident for tracking and drawing (default {d.kpt_threshold})")
     run.add_argument("--smooth", action="store_true", help="One-Euro smoothing of keypoints and boxes")
     run.add_argument("--flip-test", action="store_true", help="average with the horizontally flipped crop (2x pose cost)")
-    run.add_argument("--threads", type=int, metavar="N", help="CPU threads per backend (default: the idle physical cores; at most the CPUs present)")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="CPU threads per backend (default: the idle physical cores; at most the CPUs present)")
     run.add_argument("--ncnn-fp16", action=argparse.BooleanOptionalAction, default=None,
                      help="ncnn: fp16 storage and arithmetic. Default: on for edgepose fp16 artifacts of fp16-safe "
                           "models (RTMPose; its head stays fp32) on CPUs with fp16 arithmetic (Pi 5, Jetson Orin), "

@@ -118,7 +118,8 @@ class ModelCard:
 
     def _check_input(self) -> None:
         inp = self.input
-        if len(inp.shape) != 4 or not all(d >= 1 for d in inp.shape[1:]) or not (inp.shape[0] >= 1 or inp.shape[0] == -1):
+        batch_ok = len(inp.shape) == 4 and (inp.shape[0] >= 1 or inp.shape[0] == -1)
+        if not batch_ok or not all(d >= 1 for d in inp.shape[1:]):
             raise ConfigError(f"model card: input.shape must be 4 dimensions, batch -1 (dynamic) or ≥ 1 and the others "
                               f"≥ 1, got {inp.shape}")
         channels = inp.shape[1] if inp.layout == "NCHW" else inp.shape[3]

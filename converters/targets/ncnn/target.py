@@ -11,9 +11,9 @@ import numpy as np
 from edgepose.calibration.observers import TensorObserver
 from edgepose.runtimes.card import ModelCard
 from edgepose.runtimes.errors import ExportError
+from edgepose.runtimes.quiet import quiet
 
 from ...model_source import ModelSource
-from edgepose.runtimes.quiet import quiet
 from ..base import FP16_MIN_ELEMENTS, Calibration, Exported, Int8Model, Int8Writer, Target
 from .bin import cast_weights_fp16
 from .export import export_ncnn

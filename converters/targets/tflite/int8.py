@@ -17,8 +17,8 @@ import numpy as np
 
 from edgepose.calibration.observers import TensorObserver
 from edgepose.runtimes.errors import ExportError
-
 from edgepose.runtimes.quiet import quiet
+
 from .export import op_scope
 from .reader import TFLiteModel
 

@@ -10,9 +10,9 @@ import numpy as np
 from edgepose.calibration.observers import TensorObserver
 from edgepose.runtimes.card import ModelCard
 from edgepose.runtimes.tasks import task_of
+from edgepose.runtimes.quiet import quiet
 
 from ...model_source import ModelSource
-from edgepose.runtimes.quiet import quiet
 from ..base import Calibration, Exported, Int8Model, Int8Writer, Target
 from .export import cast_weights_fp16, export_tflite
 
