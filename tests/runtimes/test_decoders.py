@@ -113,3 +113,30 @@ def test_dark_recovers_the_peak_of_a_rotated_gaussian():
     hm = np.exp(-0.5 * np.einsum("...i,ij,...j->...", d, inv, d)).astype(np.float32)[None, None]
     kpts, _ = decode_heatmap(hm, (w, h), refine="dark")
     assert np.abs(kpts[0, 0] - [cx, cy]).max() < 0.05, kpts[0, 0]
+
+
+@pytest.mark.parametrize("x, y", [(2, 2), (10, 20), (46, 62), (45, 61)])
+def test_quarter_offset_moves_left_and_up_toward_higher_neighbours(x, y):
+    """The sign of the neighbour difference, not only its presence: a higher left / upper neighbour moves the
+    keypoint by -0.25; equal neighbours do not move it."""
+    hm = np.zeros((1, 1, 64, 48), np.float32)
+    hm[0, 0, y, x] = 1.0
+    hm[0, 0, y, x - 1], hm[0, 0, y, x + 1] = 0.6, 0.2     # left higher
+    hm[0, 0, y - 1, x], hm[0, 0, y + 1, x] = 0.3, 0.3     # equal: no y move
+    kpts, _ = decode_heatmap(hm, (192, 256))
+    np.testing.assert_allclose(kpts[0, 0], [(x - 0.25) * 4, y * 4])
+    hm[0, 0, y - 1, x] = 0.5                               # upper higher
+    kpts, _ = decode_heatmap(hm, (192, 256))
+    np.testing.assert_allclose(kpts[0, 0], [(x - 0.25) * 4, (y - 0.25) * 4])
+
+
+@pytest.mark.parametrize("x, y", [(0, 20), (47, 20), (10, 0), (10, 63), (1, 1), (46, 62)])
+def test_dark_leaves_a_peak_on_the_border_where_it_is(x, y):
+    """No Newton step where the 3x3 neighbourhood leaves the map (index -1 would wrap to the far side);
+    one pixel inside it is refined."""
+    hm = heatmap_with_peak(x, y, right=0.5, down=0.5)
+    hm[0, 0, :, -1] += 0.4 * (x == 0)       # something on the far side a wrapped index would read
+    kpts, _ = decode_heatmap(hm, (192, 256), refine="dark")
+    plain = np.array([x, y], np.float32) * 4
+    on_border = x in (0, 47) or y in (0, 63)
+    assert np.array_equal(kpts[0, 0], plain) == on_border, kpts[0, 0]
