@@ -9,6 +9,8 @@ from edgepose.runtimes.card import CARD_NAME, InputSpec, ModelCard, OutputSpec, 
 from edgepose.runtimes.errors import ConfigError
 from edgepose.runtimes.keypoints import COCO17, flip_indices
 
+from ..conftest import SHARED, need
+
 
 def pose_card(**changes) -> ModelCard:
     fields = dict(
@@ -129,3 +131,20 @@ def test_not_json_and_no_card_are_clear_errors(tmp_path):
 
 def test_coco_flip_indices_match_mmpose():
     assert flip_indices(17, COCO17.flip_pairs) == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+
+
+def test_coco17_matches_the_coco_annotations_and_pycocotools():
+    """Names and skeleton as the COCO keypoint annotations give them (1-based there), OKS sigmas as pycocotools
+    evaluates with: every card of a COCO-17 model carries these."""
+    import math
+
+    from pycocotools.cocoeval import Params   # the eval extra
+
+    category = json.loads(need(SHARED / "data" / "combined_coco17_gt.json").read_text())["categories"][0]
+    assert list(COCO17.names) == category["keypoints"]
+    assert [[a + 1, b + 1] for a, b in COCO17.skeleton] == category["skeleton"]
+    assert all(math.isclose(a, b) for a, b in zip(COCO17.sigmas, Params(iouType="keypoints").kpt_oks_sigmas))
+    assert len(COCO17.sigmas) == 17
+    names = COCO17.names
+    assert all(names[a].replace("left", "right") == names[b] for a, b in COCO17.flip_pairs)
+    assert {i for pair in COCO17.flip_pairs for i in pair} == set(range(1, 17))
