@@ -426,3 +426,31 @@ def test_ncnn_int8_weights_round_half_away_from_zero():
 
     ties = np.array([0.5, 1.5, 2.5, -0.5, -2.5, 0.49, -126.5], np.float32)
     assert writer_round(ties).tolist() == [1, 2, 3, -1, -3, 0, -127]
+
+
+@pytest.mark.slow
+def test_tflite_int8_ranges_follow_the_calibration_method(tmp_path):
+    """`--method` reaches the TFLite writer: the activation ranges written are the observers' ranges for that
+    method (minmax takes the rare outlier, percentile clips it), so the quantization scales differ."""
+    import torch
+
+    from edgepose.converters.targets.tflite.export import export_tflite
+    from edgepose.converters.targets.tflite.int8 import collect_stats, write_int8
+    from edgepose.runtimes.backends import _tflite_interpreter
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(4, 2, 1))
+    src = tmp_path / export_tflite(model, tmp_path, "tiny", (1, 16, 16, 3), ("out",)).model
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(0, 1, (40, 16, 16, 3)).astype(np.float32)
+    inputs[0, 0, 0] = 40.0   # one outlier pixel
+    observers = collect_stats(src, inputs)
+    scales = {}
+    for method in ("minmax", "percentile"):
+        dst = tmp_path / f"{method}.tflite"
+        write_int8(src, dst, observers, method, [], inputs[:1])
+        interpreter = _tflite_interpreter()(model_path=str(dst))
+        scales[method] = sorted(d["quantization"][0] for d in interpreter.get_tensor_details()
+                                if d["dtype"] == np.int8 and d["quantization"][0] > 0 and len(d["shape"]) == 4)
+    assert scales["minmax"] and scales["percentile"] and len(scales["minmax"]) == len(scales["percentile"])
+    assert max(scales["minmax"]) > 2 * max(scales["percentile"]), scales
