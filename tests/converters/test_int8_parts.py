@@ -454,3 +454,31 @@ def test_tflite_int8_ranges_follow_the_calibration_method(tmp_path):
                                 if d["dtype"] == np.int8 and d["quantization"][0] > 0 and len(d["shape"]) == 4)
     assert scales["minmax"] and scales["percentile"] and len(scales["minmax"]) == len(scales["percentile"])
     assert max(scales["minmax"]) > 2 * max(scales["percentile"]), scales
+
+
+@pytest.mark.parametrize("trans_b", [1, 0])
+def test_onnx_gemm_weights_get_one_scale_per_output_channel(tmp_path, trans_b):
+    """Gemm stores B as (N, K) with transB=1 and (K, N) without: the per-channel weight scale must follow the
+    output axis either way, or an output whose weights are 1000x smaller is rounded to nothing."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgepose.converters.targets.onnx.qdq import write_qdq
+
+    rng = np.random.default_rng(0)
+    w = rng.uniform(-1, 1, (2, 8)).astype(np.float32)   # (N outputs, K inputs)
+    w[1] *= 1e-3                                        # output 1: tiny weights
+    b = w if trans_b else w.T.copy()
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "b"], ["y"], name="gemm", transB=trans_b)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 2])], [numpy_helper.from_array(b, "b")])
+    src, dst = tmp_path / "f.onnx", tmp_path / "q.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(src))
+    x = rng.uniform(-1, 1, (4, 8)).astype(np.float32)
+    assert write_qdq(src, dst, {"gemm": (-1.0, 1.0)}) == ["gemm"]
+    got = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    want = x @ w.T
+    relative = np.abs(got - want).max(0) / np.abs(want).max(0)
+    assert (relative < 0.05).all(), relative
