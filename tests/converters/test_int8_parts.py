@@ -482,3 +482,33 @@ def test_onnx_gemm_weights_get_one_scale_per_output_channel(tmp_path, trans_b):
     want = x @ w.T
     relative = np.abs(got - want).max(0) / np.abs(want).max(0)
     assert (relative < 0.05).all(), relative
+
+
+def _kl_threshold_by_loops(values: np.ndarray, absmax: float, bins: int, levels: int) -> float:
+    """ncnn's KL search as ncnn-int8-format.md describes it, bin by bin: P = the first t bins with the tail
+    added to bin t-1, Q = the mean density of `levels` equal buckets spread back by overlap, both + 1e-4."""
+    hist = np.histogram(values[values > 0], bins=bins, range=(0.0, absmax))[0].astype(np.float64)
+    hist /= hist.sum()
+    best = (np.inf, bins)
+    for t in range(levels, bins):
+        p = np.append(hist[:t - 1], hist[t - 1:].sum()) + 1e-4
+        q = np.zeros(t)
+        width = t / levels
+        for j in range(levels):
+            lo, hi = j * width, (j + 1) * width
+            overlap = [max(0.0, min(i + 1, hi) - max(i, lo)) for i in range(t)]
+            density = sum(hist[i] * overlap[i] for i in range(t)) / width
+            q += density * np.array(overlap)
+        kl = float(np.sum(p * np.log(p / (q + 1e-4))))
+        best = min(best, (kl, t))
+    return (best[1] + 0.5) * absmax / bins
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kl_threshold_is_exactly_ncnn_search(seed):
+    rng = np.random.default_rng(seed)
+    values = np.abs(np.concatenate([rng.laplace(0, 1, 5000), rng.normal(0, 8, 20 * seed + 5)]))
+    absmax = float(values.max())
+    got = kl_threshold(values, absmax, bins=128, levels=16)
+    assert got == pytest.approx(_kl_threshold_by_loops(values, absmax, 128, 16), rel=1e-12)
+    assert 0 < got < absmax
