@@ -375,6 +375,15 @@ def test_search_finds_fewer_float_layers_than_bisection_on_a_non_monotone_error(
     assert fewest_float(order, error, 1.0, max_trials=0) == frozenset(order[:6])   # bisection alone
 
 
+def test_pruning_returns_the_least_sensitive_layers_to_int8_first():
+    """Ranking A (most sensitive), B, C: the bisection keeps all three float; B or A could go back to int8, not
+    both. Least sensitive first gives B back and keeps the sensitive A float."""
+    from edgepose.converters.convert_int8 import fewest_float
+
+    errors = {frozenset("ABC"): 0.0, frozenset("AB"): 2.0, frozenset("AC"): 0.5, frozenset("BC"): 0.5}
+    assert fewest_float(list("ABC"), lambda s: errors.get(frozenset(s), 3.0), 1.0) == frozenset("AC")
+
+
 def test_holdout_check_warns_when_the_budget_breaks_on_unseen_data():
     from edgepose.converters.convert_int8 import holdout_check
 
