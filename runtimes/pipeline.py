@@ -13,7 +13,7 @@ from .errors import ConfigError
 from .pose import PoseModel
 from .preprocess import check_boxes, check_image, malformed_boxes
 from .timing import StageTimes
-from .tracker import Person, Tracker, TrackerConfig
+from .tracker import Person, Tracker, TrackerConfig, smoothing_filters
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Pipeline:
             raise ConfigError(f"fixed boxes: {problem}")
         self.det_score = det_score
         self.tracker = Tracker(config or TrackerConfig(), pose.card.sigmas or [0.05] * pose.num_keypoints)
+        self._filters: dict[int, tuple] = {}   # fixed boxes: smoothing per box
         self.times = StageTimes()
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
@@ -101,7 +102,8 @@ class Pipeline:
         if self.detector is None:
             self.tracker.frame_index += 1  # the stream's one frame counter, with or without tracking
             poses = self.pose(frame, self.boxes, self.times)
-            persons = [Person(None, b, k, s) for b, k, s in zip(poses.boxes, poses.keypoints, poses.scores)]
+            persons = [self._fixed_person(i, b, k, s)
+                       for i, b, k, s in zip(poses.indices, poses.boxes, poses.keypoints, poses.scores)]
             return FrameResult(self.tracker.frame_index, False, persons)
         inner = 0.0  # seconds inside detect/pose: the rest of the call is the tracker's
 
@@ -126,6 +128,14 @@ class Pipeline:
         self.times.seconds["track"] += time.perf_counter() - start - inner
         return FrameResult(result.frame_index, result.detector_ran, list(result.persons))
 
+    def _fixed_person(self, index: int, box: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> Person:
+        """The person of fixed box `index`, smoothed over frames when the config asks for it."""
+        if self.tracker.config.smooth:
+            filters = self._filters.setdefault(int(index), smoothing_filters(self.tracker.config))
+            keypoints, box = filters[0](keypoints), filters[1](box)
+        return Person(None, box, keypoints, scores)
+
     def reset(self) -> None:
-        """Start a new stream: forget tracks, ids and the frame counter (timings keep accumulating)."""
+        """Start a new stream: forget tracks, ids, smoothing and the frame counter (timings keep accumulating)."""
         self.tracker.reset()
+        self._filters.clear()

@@ -281,8 +281,12 @@ class Tracker:
         kpts, box = track.keypoints.astype(np.float32), track.box.astype(np.float32)
         if self.config.smooth:
             if track.filters is None:
-                make = lambda: OneEuroFilter(self.config.fps, self.config.smooth_min_cutoff,  # noqa: E731
-                                             self.config.smooth_beta)
-                track.filters = (make(), make())
+                track.filters = smoothing_filters(self.config)
             kpts, box = track.filters[0](kpts), track.filters[1](box)
         return Person(track.id, box, kpts, track.scores.astype(np.float32))
+
+
+def smoothing_filters(config: TrackerConfig) -> tuple[OneEuroFilter, OneEuroFilter]:
+    """One-Euro filters for one person's keypoints and box, as `config` sets them."""
+    make = lambda: OneEuroFilter(config.fps, config.smooth_min_cutoff, config.smooth_beta)  # noqa: E731
+    return make(), make()

@@ -357,3 +357,43 @@ def test_a_clean_run_prints_nothing_on_stderr(artifacts, tmp_path):
                      str(need(SHARED / "data" / "opencv-doc-debian" / "basketball1.png")), "--json",
                      str(tmp_path / "o.jsonl"), "--no-progress")
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_each_image_of_a_folder_starts_afresh(artifacts, tmp_path):
+    """Images of a folder are unrelated: each is a detector frame and ids start at 0 again (no track carries
+    over from the previous image)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    coco = SHARED / "data" / "mmpose" / "tests" / "data" / "coco"
+    for i, name in enumerate(("000000196141.jpg", "000000040083.jpg", "000000196141.jpg")):
+        shutil.copyfile(need(coco / name), folder / f"{i}.jpg")
+    out = tmp_path / "o.jsonl"
+    result = run_cli("run", "--pose", str(artifacts / "movenet"), "--det", str(artifacts / "det"), "--source",
+                     str(folder), "--json", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["detector_ran"] for r in records] == [True, True, True]
+    assert all(sorted(p["id"] for p in r["persons"]) == list(range(len(r["persons"]))) for r in records)
+    assert records[0]["persons"] == records[2]["persons"], "the same image gives the same result"
+
+
+def test_smoothing_runs_at_the_video_frame_rate(artifacts, tmp_path):
+    """One-Euro smoothing depends on the frame rate: the same frames as a 5 fps and a 50 fps video give
+    different smoothed keypoints (the source's rate reaches the filter), and without --smooth the same."""
+    cap = cv2.VideoCapture(str(need(VTEST)))
+    frames = [cap.read()[1] for _ in range(8)]
+    outputs = {}
+    for fps in (5, 50):
+        clip = tmp_path / f"clip{fps}.avi"
+        writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames[0].shape[1::-1])
+        for frame in frames:
+            writer.write(frame)
+        writer.release()
+        for smooth in ([], ["--smooth"]):
+            out = tmp_path / f"o{fps}{len(smooth)}.jsonl"
+            result = run_cli("run", "--pose", str(artifacts / "movenet"), "--boxes", "380,100,520,420", "--source",
+                             str(clip), "--json", str(out), "--no-progress", *smooth)
+            assert result.returncode == 0, result.stderr
+            outputs[fps, bool(smooth)] = [json.loads(line)["persons"] for line in out.read_text().splitlines()]
+    assert outputs[5, False] == outputs[50, False]
+    assert outputs[5, True] != outputs[50, True]
