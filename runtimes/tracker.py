@@ -66,7 +66,6 @@ class Track:
     anchor_shift: np.ndarray | None = None  # (2,) keypoint centroid when `anchor` was taken
     state: TrackState = TrackState.ACTIVE
     missed: int = 0                 # consecutive frames without a pose
-    hits: int = 1                   # frames with a pose
     filters: tuple[OneEuroFilter, OneEuroFilter] | None = None
 
 
@@ -227,7 +226,7 @@ class Tracker:
             if track is None:
                 if self._duplicates_seen(kpts, kscores, seen):
                     continue
-                track = Track(self.next_id, box, kpts, kscores, hits=0)
+                track = Track(self.next_id, box, kpts, kscores)
                 self.next_id += 1
                 self.tracks.append(track)
             self._observe(track, box, kpts, kscores, TrackState.MISSING, det_box)
@@ -239,7 +238,6 @@ class Tracker:
         """A track seen this frame: its pose, next box and state (MISSING: reported, waits for the detector)."""
         track.box, track.keypoints, track.scores = box, keypoints, scores
         track.state, track.missed = state, 0
-        track.hits += 1
         self._set_anchor(track, det_box)
 
     def _duplicates_seen(self, keypoints: np.ndarray, scores: np.ndarray, seen: set[int]) -> bool:

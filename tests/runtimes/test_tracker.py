@@ -248,6 +248,11 @@ def test_duplicate_check_uses_the_keypoint_box_area_without_its_expansion():
     boxes, owners = tracker.boxes_from_detections(np.array([[95, 45, 130, 155], [400, 400, 420, 420]], np.float32))
     persons = tracker.update(np.stack([kp, kp + [7, 0]]), np.stack([sc, sc]), owners, boxes)
     assert len(persons) == 2
+    # 6.4 px: OKS 0.766 over that area (the same person, no id); 0.726 if the expansion were cubed
+    tracker.needs_detection()
+    boxes, owners = tracker.boxes_from_detections(np.array([[95, 45, 130, 155], [400, 400, 420, 420]], np.float32))
+    persons = tracker.update(np.stack([kp, kp + [6.4, 0]]), np.stack([sc, sc]), owners, boxes)
+    assert [p.id for p in persons] == [0]
 
 
 @pytest.mark.parametrize("args", [(0.0,), (30.0, 0.0), (30.0, 1.0, -0.01), (30.0, 1.0, 0.0, 0.0), (-1.0,)])
@@ -316,6 +321,7 @@ def test_two_tracks_on_one_person_keep_the_older_id():
     # both crops lock onto the first person: the younger track (id 1) goes, id 0 stays
     persons = tracker.update(np.stack([kp, kp + 0.5]), np.stack([sc, sc]), owners)
     assert [p.id for p in persons] == [0] and [t.id for t in tracker.tracks] == [0]
+    assert tracker.detect_next is True, "a merge means a crop left its person: look again"
 
 
 def test_track_calls_the_detector_only_when_needed_and_poses_its_boxes():
@@ -332,6 +338,7 @@ def test_track_calls_the_detector_only_when_needed_and_poses_its_boxes():
             self.scores = np.full((len(boxes), K), 0.9, np.float32)
             self.indices = np.arange(len(boxes))
     results = [tracker.track(detect, Posed) for _ in range(7)]
+    assert tracker.tracks[0].anchor is not None   # detector frames anchor the track on the detector box
     assert calls == [0, 3, 6] and [r.detector_ran for r in results] == [i % 3 == 0 for i in range(7)]
     assert [r.frame_index for r in results] == list(range(7))
     assert all([p.id for p in r.persons] == [0] for r in results)
@@ -352,3 +359,60 @@ def test_results_and_settings_are_immutable():
                          (FrameResult(0, True, []), "index")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, field, 1)
+
+
+def test_a_new_person_is_reported_even_when_no_miss_is_allowed():
+    tracker = make(max_missed=0)
+    assert [p.id for p in frame(tracker, [(100, 50)])[1]] == [0]
+
+
+def test_oks_with_no_area_is_zero_even_for_identical_poses():
+    kp, _ = pose_at(0, 0)
+    assert oks(kp, kp, np.asarray(COCO17.sigmas), 0.0, np.ones(K, bool)) == 0.0
+
+
+def test_a_pose_with_exactly_min_keypoints_at_the_threshold_is_followed():
+    tracker = make(det_interval=10, min_keypoints=4, kpt_threshold=0.3)
+    frame(tracker, [(100, 50)])
+    tracker.needs_detection()
+    boxes, owners = tracker.boxes_from_tracks()
+    kp, _ = pose_at(100, 50)
+    sc = np.where(np.arange(K) < 4, np.float32(0.3), np.float32(0.1)).astype(np.float32)
+    assert [p.id for p in tracker.update(kp[None], sc[None], owners)] == [0]
+
+
+def test_each_pose_of_a_frame_is_handled_whatever_comes_before_it():
+    """An unconfident first pose, a new person listed first, a weak duplicate first: the poses after them are
+    still handled."""
+    tracker = make(det_interval=10)
+    frame(tracker, [(100, 50), (300, 60)])
+    tracker.needs_detection()
+    boxes, owners = tracker.boxes_from_tracks()
+    kp = np.stack([pose_at(100, 50)[0], pose_at(300, 60)[0]])
+    sc = np.stack([np.full(K, 0.05), np.full(K, 0.9)]).astype(np.float32)   # the first person is lost
+    assert [p.id for p in tracker.update(kp, sc, owners)] == [1]
+    tracker = make(det_interval=1)
+    frame(tracker, [(100, 50)])
+    ran, persons = frame(tracker, [(300, 60), (100, 50)])   # the new person comes first
+    assert ran and sorted(p.id for p in persons) == [0, 1]
+    tracker.needs_detection()
+    det = np.array([[95, 45, 140, 155], [60, 20, 180, 200], [295, 55, 340, 165]], np.float32)
+    boxes, owners = tracker.boxes_from_detections(det)
+    kp0, sc0 = pose_at(100, 50)
+    weak = np.where(np.arange(K) < 3, sc0, 0.05).astype(np.float32)
+    kps = np.stack([kp0, kp0 + 0.5, pose_at(300, 60)[0]])
+    persons = tracker.update(kps, np.stack([sc0, weak, weak]), owners, boxes)
+    assert sorted(p.id for p in persons) == [0, 1], "the weak duplicate gets no id, the weak person after it does"
+
+
+def test_predicted_anchor_moves_the_last_detector_box_with_the_keypoints():
+    tracker = make(det_interval=10)
+    frame(tracker, [(100, 50)])
+    track = tracker.tracks[0]
+    np.testing.assert_allclose(tracker._predicted_anchor(track), track.anchor)
+    track.keypoints = track.keypoints + [12.0, -3.0]
+    np.testing.assert_allclose(tracker._predicted_anchor(track), track.anchor + [12, -3, 12, -3], atol=1e-4)
+    track.scores = np.zeros(K, np.float32)          # no confident keypoint: the centroid is the box centre
+    np.testing.assert_allclose(tracker._centroid(track), (track.box[:2] + track.box[2:]) / 2)
+    track.anchor = None
+    np.testing.assert_allclose(tracker._predicted_anchor(track), track.box)

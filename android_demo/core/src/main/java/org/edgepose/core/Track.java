@@ -13,7 +13,6 @@ public final class Track {
     public float[] anchorShift;
     public State state = State.ACTIVE;
     public int missed;
-    public int hits = 1;
     OneEuroFilter keypointFilter;
     OneEuroFilter boxFilter;
 

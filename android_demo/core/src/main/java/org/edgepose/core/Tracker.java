@@ -192,7 +192,6 @@ public final class Tracker {
                     continue;
                 }
                 track = new Track(nextId, detBox, kpts, kscores);
-                track.hits = 0;
                 nextId += 1;
                 tracks.add(track);
             }
@@ -209,7 +208,6 @@ public final class Tracker {
         track.scores = kscores;
         track.state = state;
         track.missed = 0;
-        track.hits += 1;
         setAnchor(track, detBox);
     }
 
