@@ -35,7 +35,8 @@ MODULE_TESTS = {  # module → its fast tests (tests mirror the code)
     "runtimes/preprocess.py": "tests/runtimes/test_runtime_api.py tests/runtimes/test_detector.py",
     "runtimes/card.py": "tests/runtimes/test_card.py tests/runtimes/test_card_properties.py "
                         "tests/runtimes/test_card_at_open.py",
-    "runtimes/pipeline.py": "tests/runtimes/test_pipeline_prefetch.py tests/runtimes/test_runtime_api.py",
+    "runtimes/pipeline.py": "tests/runtimes/test_pipeline_prefetch.py tests/runtimes/test_runtime_api.py "
+                            "tests/runtimes/test_tracker.py",
     "runtimes/keypoints.py": "tests/runtimes/test_card.py tests/runtimes/test_decoders.py",
     "runtimes/detector.py": "tests/runtimes/test_detector.py",
     "runtimes/pose.py": "tests/runtimes/test_runtime_api.py",

@@ -8,9 +8,9 @@ from edgepose.runtimes.boxes import greedy_match, iou_matrix, nms
 
 
 def test_iou_of_boxes_with_different_widths_and_heights_is_exact():
-    a = np.array([[0, 0, 4, 2], [0, 0, 0.5, 2]], np.float64)     # areas 8 and 1 (a half-pixel-wide box)
-    b = np.array([[1, 1, 3, 5], [0, 0, 4, 2]], np.float64)       # areas 8 and 8
-    expected = np.array([[2 / 14, 1.0], [0 / 9, 1 / 8]])
+    a = np.array([[0, 0, 4, 2], [0, 0, 0.5, 2], [10, 1, 12, 4]], np.float64)   # areas 8, 1 (half a pixel wide), 6
+    b = np.array([[1, 1, 3, 5], [0, 0, 4, 2], [11, 2, 13, 6]], np.float64)     # areas 8, 8, 8
+    expected = np.array([[2 / 14, 1.0, 0.0], [0 / 9, 1 / 8, 0.0], [0.0, 0.0, 2 / 12]])
     np.testing.assert_allclose(iou_matrix(a, b), expected, rtol=1e-12)
 
 

@@ -121,6 +121,8 @@ def test_letterbox_into_a_non_square_input_takes_the_tighter_side():
     canvas, scale = letterbox(np.zeros((100, 100, 3), np.uint8), (240, 320))
     assert scale == 2.4 and canvas.shape == (240, 320, 3)
     assert (canvas[:, :240] == 0).all() and (canvas[:, 240:] == 114).all()
+    canvas, scale = letterbox(np.zeros((100, 200, 3), np.uint8), (240, 320))   # the width binds: 320 / 200
+    assert scale == 1.6 and (canvas[:160] == 0).all() and (canvas[160:] == 114).all()
 
 
 def test_detector_input_pads_with_114_when_the_card_names_no_pad_value(tmp_path):

@@ -144,3 +144,16 @@ def test_det_score_is_a_probability(models, score, ok):
     else:
         with pytest.raises(ConfigError, match="det_score"):
             make()
+
+
+def test_det_score_keeps_a_detection_exactly_at_it_and_sigmas_fall_back(models):
+    from dataclasses import replace
+
+    video = frames(1)
+    detector = Detector(models[1])
+    score = float(np.sort(detector(video[0]).scores)[-1])   # the best detection's own score as the threshold
+    pipeline = Pipeline(PoseModel(models[0]), detector, det_score=score)
+    assert len(pipeline(video[0]).persons) >= 1
+    pose = PoseModel(models[0])
+    pose.card = replace(pose.card, sigmas=[])                # a card without OKS sigmas
+    assert Pipeline(pose, detector).tracker.sigmas.tolist() == pytest.approx([0.05] * pose.num_keypoints)
