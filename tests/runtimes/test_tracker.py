@@ -13,6 +13,7 @@ from edgepose.runtimes.boxes import greedy_match, iou_matrix
 from edgepose.runtimes.tracker import Tracker, TrackerConfig, TrackState, keypoint_box, oks
 
 from ..conftest import REPO
+from .test_runtime_api import _one_euro_reference
 
 K = 17
 
@@ -418,22 +419,9 @@ def test_predicted_anchor_moves_the_last_detector_box_with_the_keypoints():
     np.testing.assert_allclose(tracker._predicted_anchor(track), track.box)
 
 
-def _one_euro_by_the_paper(samples, rate, min_cutoff, beta, d_cutoff):
-    """Casiez et al. 2012, written out: x̂ = α(fc)·x + (1-α)·x̂₋₁, dx = (x - x̂₋₁)·rate, dx̂ = α(dc)·dx +
-    (1-α)·dx̂₋₁, fc = min_cutoff + β·|dx̂|, α(f) = 1 / (1 + rate / (2π f))."""
-    alpha = lambda f: 1.0 / (1.0 + rate / (2 * np.pi * f))  # noqa: E731
-    x_hat, dx_hat, out = samples[0], 0.0, [samples[0]]
-    for x in samples[1:]:
-        dx_hat = alpha(d_cutoff) * (x - x_hat) * rate + (1 - alpha(d_cutoff)) * dx_hat
-        a = alpha(min_cutoff + beta * abs(dx_hat))
-        x_hat = a * x + (1 - a) * x_hat
-        out.append(x_hat)
-    return out
-
-
 def test_one_euro_follows_the_paper_over_many_samples():
     samples = [3.0, 10.0, 10.0, 4.0, 4.5, 20.0, 19.0]
     f = OneEuroFilter(25.0, min_cutoff=0.7, beta=0.3, d_cutoff=2.0)
     got = [float(f(np.array([s]))[0]) for s in samples]
-    np.testing.assert_allclose(got, _one_euro_by_the_paper(samples, 25.0, 0.7, 0.3, 2.0), rtol=1e-5)
+    np.testing.assert_allclose(got, _one_euro_reference(samples, 25.0, 0.7, 0.3, 2.0), rtol=1e-5)
     assert OneEuroFilter(0.5).freq == 0.5   # any positive rate, below 1 Hz too
